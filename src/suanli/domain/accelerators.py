@@ -1,0 +1,100 @@
+"""The accelerator catalog: known models, their memory and relative training throughput.
+
+Throughput factors are relative to an NVIDIA V100 (1.0) on mixed-precision training of common
+vision and language models; they are planning figures, not benchmarks of any one workload.
+One request can name alternatives ("A100-80G:8" or "Ascend910B:8"); the catalog turns the names
+people write into one canonical model name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from suanli.domain.errors import InvalidSpec
+
+CPU = "CPU"
+
+
+@dataclass(frozen=True, slots=True)
+class AcceleratorModel:
+    name: str
+    vendor: str
+    memory_gb: float
+    throughput: float
+    aliases: tuple[str, ...] = ()
+    visible_devices_env: str = "CUDA_VISIBLE_DEVICES"
+
+
+BUILTIN_MODELS: tuple[AcceleratorModel, ...] = (
+    AcceleratorModel("H100", "NVIDIA", 80, 3.2, ("H100-80G", "H100-SXM")),
+    AcceleratorModel("H800", "NVIDIA", 80, 3.0, ("H800-80G",)),
+    AcceleratorModel("A100-80G", "NVIDIA", 80, 2.2, ("A100", "A100-80GB", "A100-SXM4-80GB")),
+    AcceleratorModel("A800", "NVIDIA", 80, 2.1, ("A800-80G",)),
+    AcceleratorModel("V100", "NVIDIA", 32, 1.0, ("V100-32G", "V100-16G", "V100M32", "V100M16")),
+    AcceleratorModel("L40S", "NVIDIA", 48, 1.6, ()),
+    AcceleratorModel("T4", "NVIDIA", 16, 0.35, ()),
+    AcceleratorModel("Ascend910B", "Huawei", 64, 2.0, ("910B", "Ascend-910B"), "ASCEND_RT_VISIBLE_DEVICES"),
+    AcceleratorModel("Ascend310P", "Huawei", 24, 0.4, ("310P", "Ascend-310P"), "ASCEND_RT_VISIBLE_DEVICES"),
+    AcceleratorModel("MLU370", "Cambricon", 48, 0.9, ("MLU370-X8",), "MLU_VISIBLE_DEVICES"),
+    AcceleratorModel("DCU-Z100", "Hygon", 32, 0.8, ("Z100", "DCU"), "HIP_VISIBLE_DEVICES"),
+    AcceleratorModel(CPU, "generic", 0, 0.05, ("cpu",), ""),
+)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+class AcceleratorCatalog:
+    """Resolves names to models. Built once from the built-ins plus any models added by config."""
+
+    def __init__(self, models: Iterable[AcceleratorModel] = BUILTIN_MODELS) -> None:
+        self._models: dict[str, AcceleratorModel] = {}
+        self._by_key: dict[str, AcceleratorModel] = {}
+        for model in models:
+            self.add(model)
+
+    def add(self, model: AcceleratorModel) -> None:
+        self._models[model.name] = model
+        for name in (model.name, *model.aliases):
+            self._by_key[_key(name)] = model
+
+    def resolve(self, name: str) -> AcceleratorModel:
+        model = self._by_key.get(_key(name))
+        if model is None:
+            known = ", ".join(sorted(self._models))
+            raise InvalidSpec(f"unknown accelerator model {name!r}; known models: {known}")
+        return model
+
+    def canonical(self, name: str) -> str:
+        return self.resolve(name).name
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _key(name) in self._by_key
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._models.values())
+
+    def throughput(self, name: str) -> float:
+        model = self._models.get(name)
+        return model.throughput if model else 1.0
+
+    @classmethod
+    def with_extra(cls, extra: Iterable[Mapping[str, object]]) -> AcceleratorCatalog:
+        """The built-in catalog plus models from config, e.g. ``{"name": "X1", "memory_gb": 64}``."""
+        catalog = cls()
+        for item in extra:
+            aliases = item.get("aliases", ())
+            catalog.add(
+                AcceleratorModel(
+                    name=str(item["name"]),
+                    vendor=str(item.get("vendor", "unknown")),
+                    memory_gb=float(item.get("memory_gb", 0)),  # type: ignore[arg-type]
+                    throughput=float(item.get("throughput", 1.0)),  # type: ignore[arg-type]
+                    aliases=tuple(str(a) for a in aliases),  # type: ignore[union-attr]
+                    visible_devices_env=str(item.get("visible_devices_env", "CUDA_VISIBLE_DEVICES")),
+                )
+            )
+        return catalog

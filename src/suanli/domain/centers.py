@@ -1,0 +1,105 @@
+"""Compute centers (算力中心) and their pools of homogeneous nodes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from suanli.domain.accelerators import CPU
+
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$")]
+
+
+class CenterKind(StrEnum):
+    AI = "ai"
+    HPC = "hpc"
+    GENERAL = "general"
+    EDGE = "edge"
+
+
+class Backend(StrEnum):
+    LOCAL = "local"
+    SLURM = "slurm"
+    RAY = "ray"
+    KUBERNETES = "kubernetes"
+
+
+class CenterState(StrEnum):
+    ONLINE = "ONLINE"
+    DRAINING = "DRAINING"  # runs what it has, takes nothing new
+    OFFLINE = "OFFLINE"
+
+
+class Pool(BaseModel):
+    """A homogeneous set of nodes inside a center.
+
+    The accelerator is the resource the scheduler tracks per node. A CPU-only pool has
+    ``accelerator: CPU`` and counts CPU cores as its accelerators, so CPU batch jobs are placed
+    by cores with the same machinery.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    accelerator: str = Field(description="accelerator model from the catalog, or CPU")
+    accelerators_per_node: int = Field(ge=1, le=1024)
+    cpus_per_node: int = Field(ge=1, le=100_000)
+    memory_gb_per_node: float = Field(gt=0, le=1_000_000)
+    nodes: int = Field(ge=0, le=1_000_000)
+    price_per_accelerator_hour: float = Field(ge=0, description="CNY per accelerator-hour")
+    carbon_intensity: float = Field(default=500.0, ge=0, description="gCO2 per kWh of the site's power")
+
+    @property
+    def accelerators(self) -> int:
+        return self.accelerators_per_node * self.nodes
+
+    @model_validator(mode="after")
+    def _cpu_pool_counts_cores(self) -> Pool:
+        if self.accelerator == CPU and self.accelerators_per_node > self.cpus_per_node:
+            raise ValueError("a CPU pool's accelerators_per_node is its cores and cannot exceed cpus_per_node")
+        return self
+
+
+class CenterSpec(BaseModel):
+    """What an operator registers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    owner: str = Field(min_length=1, max_length=200, description="the organization that runs the center")
+    kind: CenterKind
+    region: str = Field(min_length=1, max_length=100)
+    backend: Backend = Backend.LOCAL
+    pools: tuple[Pool, ...] = Field(default=(), max_length=256)
+
+    @field_validator("pools")
+    @classmethod
+    def _unique_pool_names(cls, pools: tuple[Pool, ...]) -> tuple[Pool, ...]:
+        names = [p.name for p in pools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"pool names must be unique within a center; repeated: {', '.join(duplicates)}")
+        return pools
+
+
+class Center(BaseModel):
+    """A registered center with its state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: CenterSpec
+    state: CenterState = CenterState.ONLINE
+    version: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pools(self) -> tuple[Pool, ...]:
+        return self.spec.pools
+
+    def accepts_new_work(self) -> bool:
+        return self.state is CenterState.ONLINE

@@ -1,0 +1,152 @@
+"""Extension points of the scheduler and the values a cycle returns.
+
+A plugin is a small class registered by name (see ``registry``). Filters and scores declare
+whether they are *dynamic* (their answer depends on free capacity) or static (it depends only on
+the job's shape and the cycle's fixed facts); static answers are computed once per shape.
+Results are values: a filter returns None (pass) or a sentence a person can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from suanli.scheduler.request import SchedulingRequest, Shape
+from suanli.scheduler.snapshot import PoolState
+
+if TYPE_CHECKING:
+    from suanli.scheduler.backfill import Reservation
+
+
+@dataclass(slots=True)
+class CycleContext:
+    """Facts fixed for one cycle, plus the backfill reservation once one is made."""
+
+    now: float
+    reservation: Reservation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One way to run a shape: an accelerator alternative on a pool."""
+
+    pool: PoolState
+    model: str
+    slots: int  # per node
+
+    def price_per_hour(self, nodes: int) -> float:
+        return self.pool.price * self.slots * nodes
+
+
+class FilterPlugin:
+    """Answers None when the candidate passes, else why not ('needs 8 x A100-80G, 6 free').
+
+    ``check_static`` may look only at the shape and the pool's fixed facts; ``check`` (called when
+    ``dynamic`` is true) may also look at free capacity and the reservation.
+    """
+
+    name: ClassVar[str]
+    dynamic: ClassVar[bool] = False
+
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        return None
+
+    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        return None
+
+
+class ScorePlugin:
+    """Scores are in [0, 1], higher is better; a profile weights them."""
+
+    name: ClassVar[str]
+    dynamic: ClassVar[bool] = False
+
+    def score(self, shape: Shape, candidate: Candidate, candidates: Sequence[Candidate], ctx: CycleContext) -> float:
+        raise NotImplementedError
+
+
+class QueueOrderPlugin:
+    name: ClassVar[str]
+
+    def order(self, queue: Sequence[SchedulingRequest]) -> list[SchedulingRequest]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A candidate ruled out: by which plugin and why."""
+
+    center: str
+    pool: str | None
+    plugin: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.center}/{self.pool}" if self.pool else self.center
+        return f"{where}: {self.message} [{self.plugin}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Where a job goes, and the weighted scores that made that candidate win."""
+
+    center: str
+    pool: str
+    pool_index: int
+    accelerator: str
+    slots: int
+    node_indices: tuple[int, ...]
+    price_per_hour: float
+    scores: tuple[tuple[str, float], ...]
+    total: float
+    runner_up: tuple[str, float] | None = None
+    backfilled: bool = False
+
+    def reason(self) -> str:
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in self.scores)
+        text = f"placed on {self.center}/{self.pool} ({self.accelerator}), score {self.total:.2f}"
+        if parts:
+            text += f" ({parts})"
+        if self.runner_up:
+            text += f"; next best {self.runner_up[0]} scored {self.runner_up[1]:.2f}"
+        if self.backfilled:
+            text += "; started early by backfill without delaying the reserved job"
+        return text
+
+
+@dataclass(slots=True)
+class Decision:
+    job_id: int
+    choice: Choice | None = None
+    rejections: tuple[Rejection, ...] = ()
+    reservation: Reservation | None = None  # set on the job that holds the backfill reservation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def placed(self) -> bool:
+        return self.choice is not None
+
+    def explain(self) -> list[str]:
+        if self.choice is not None:
+            return [self.choice.reason(), *self.notes]
+        lines = ["waiting: no center can take this job now"]
+        if self.reservation is not None:
+            lines.append(self.reservation.describe())
+        lines += [str(r) for r in self.rejections]
+        return lines + self.notes
+
+
+@dataclass(slots=True)
+class CycleResult:
+    decisions: list[Decision]
+    reservation: Reservation | None
+    shapes_evaluated: int = 0
+
+    @property
+    def placed(self) -> list[Decision]:
+        return [d for d in self.decisions if d.choice is not None]
+
+    @property
+    def waiting(self) -> list[Decision]:
+        return [d for d in self.decisions if d.choice is None]

@@ -1,0 +1,91 @@
+"""Built-in filters: center state, the job's constraints, and fit (capacity, gangs, alternatives)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from suanli.domain.accelerators import CPU
+from suanli.domain.durations import format_duration
+from suanli.scheduler.framework import Candidate, CycleContext, FilterPlugin
+from suanli.scheduler.registry import register_filter
+from suanli.scheduler.request import Shape
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@register_filter
+class CenterStateFilter(FilterPlugin):
+    """No new work goes to a DRAINING or OFFLINE center."""
+
+    name = "center-state"
+
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        state = candidate.pool.center_state
+        return None if state == "ONLINE" else f"center is {state} and takes no new work"
+
+
+@register_filter
+class ConstraintsFilter(FilterPlugin):
+    """Regions, center kinds, named centers, a price ceiling and a deadline."""
+
+    name = "constraints"
+
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        pool = candidate.pool
+        if shape.centers and pool.center not in shape.centers:
+            return f"not among the requested centers ({', '.join(sorted(shape.centers))})"
+        if shape.regions and pool.region not in shape.regions:
+            return f"region {pool.region} is not among {', '.join(sorted(shape.regions))}"
+        if shape.center_kinds and pool.center_kind not in shape.center_kinds:
+            return f"center kind {pool.center_kind} is not among {', '.join(sorted(shape.center_kinds))}"
+        if shape.max_price_per_hour is not None:
+            price = candidate.price_per_hour(shape.nodes)
+            if price > shape.max_price_per_hour + 1e-9:
+                return f"costs {price:.2f} CNY/h, above the limit of {shape.max_price_per_hour:.2f}"
+        if shape.deadline is not None:
+            if ctx.now > shape.deadline:
+                return f"the deadline {_when(shape.deadline)} has passed"
+            if shape.time_limit is not None and ctx.now + shape.time_limit > shape.deadline:
+                return (
+                    f"a run of up to {format_duration(shape.time_limit)} started now "
+                    f"could end after the deadline {_when(shape.deadline)}"
+                )
+        return None
+
+
+@register_filter
+class FitFilter(FilterPlugin):
+    """The job's nodes fit the pool's node shape and are free now, all of them (gang)."""
+
+    name = "fit"
+    dynamic = True
+
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        pool, slots = candidate.pool, candidate.slots
+        unit = "CPU cores" if pool.accelerator == CPU else f"x {pool.accelerator}"
+        if slots > pool.per_node:
+            return f"needs {slots} {unit} per node; its nodes have {pool.per_node}"
+        if shape.nodes > pool.nodes:
+            return f"needs {shape.nodes} nodes; the pool has {pool.nodes}"
+        if pool.accelerator != CPU and shape.cpus > pool.cpus_per_node:
+            return f"needs {shape.cpus} CPUs per node; its nodes have {pool.cpus_per_node}"
+        if shape.memory_gb > pool.memory_gb_per_node:
+            return f"needs {shape.memory_gb:g} GB memory per node; its nodes have {pool.memory_gb_per_node:g}"
+        return None
+
+    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        pool, slots, nodes = candidate.pool, candidate.slots, shape.nodes
+        if pool.free_total < slots * nodes:
+            unit = "CPU cores" if pool.accelerator == CPU else f"x {pool.accelerator}"
+            return f"needs {slots * nodes} {unit}, {pool.free_total} free"
+        if nodes == 1:
+            best = pool.max_free_on_a_node()
+            if best >= slots:
+                return None
+            return f"needs {slots} x {pool.accelerator} on one node, at most {best} free on any node"
+        have = pool.nodes_with(slots)
+        if have >= nodes:
+            return None
+        return f"needs {nodes} nodes with {slots} x {pool.accelerator} free each, {have} have"

@@ -1,0 +1,97 @@
+"""Plugins registered by name, and profiles that choose plugins and weights.
+
+A profile in config looks like::
+
+    scheduler:
+      queue_order: priority
+      filters: [center-state, constraints, fit]
+      scores: {price: 1.0, packing: 1.0}
+      backfill: true
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from suanli.domain.errors import InvalidSpec
+
+if TYPE_CHECKING:
+    from suanli.scheduler.framework import FilterPlugin, QueueOrderPlugin, ScorePlugin
+
+FILTERS: dict[str, type[FilterPlugin]] = {}
+SCORES: dict[str, type[ScorePlugin]] = {}
+QUEUE_ORDERS: dict[str, type[QueueOrderPlugin]] = {}
+
+F = TypeVar("F", bound="type[FilterPlugin]")
+S = TypeVar("S", bound="type[ScorePlugin]")
+Q = TypeVar("Q", bound="type[QueueOrderPlugin]")
+
+
+def register_filter(cls: F) -> F:
+    FILTERS[cls.name] = cls
+    return cls
+
+
+def register_score(cls: S) -> S:
+    SCORES[cls.name] = cls
+    return cls
+
+
+def register_queue_order(cls: Q) -> Q:
+    QUEUE_ORDERS[cls.name] = cls
+    return cls
+
+
+def _load_builtins() -> None:
+    # Importing the plugin modules registers them.
+    from suanli.scheduler.plugins import filters, queue_order, scores  # noqa: F401
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "default"
+    queue_order: str = "priority"
+    filters: tuple[str, ...] = ("center-state", "constraints", "fit")
+    scores: dict[str, float] = Field(default_factory=lambda: {"price": 1.0, "packing": 1.0})
+    backfill: bool = True
+
+    @field_validator("scores")
+    @classmethod
+    def _non_negative(cls, scores: dict[str, float]) -> dict[str, float]:
+        for name, weight in scores.items():
+            if weight < 0:
+                raise ValueError(f"score weight for {name!r} must not be negative")
+        return scores
+
+    def check_names(self) -> None:
+        _load_builtins()
+        if self.queue_order not in QUEUE_ORDERS:
+            raise InvalidSpec(_unknown("queue order", self.queue_order, QUEUE_ORDERS), field="queue_order")
+        for name in self.filters:
+            if name not in FILTERS:
+                raise InvalidSpec(_unknown("filter", name, FILTERS), field="filters")
+        for name in self.scores:
+            if name not in SCORES:
+                raise InvalidSpec(_unknown("score", name, SCORES), field="scores")
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any] | None) -> Profile:
+        profile = cls.model_validate(dict(data or {}))
+        profile.check_names()
+        return profile
+
+
+def _unknown(kind: str, name: str, known: Mapping[str, object]) -> str:
+    return f"unknown {kind} plugin {name!r}; available: {', '.join(sorted(known))}"
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(),
+    "spread": Profile(name="spread", scores={"price": 1.0, "load-balance": 1.0}),
+    "green": Profile(name="green", scores={"carbon": 2.0, "price": 1.0, "packing": 0.5}),
+    "fifo": Profile(name="fifo", queue_order="fifo", backfill=False),
+}

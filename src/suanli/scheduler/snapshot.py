@@ -1,0 +1,181 @@
+"""The capacity snapshot one scheduling cycle works on.
+
+Each pool keeps per-node free slots and, for speed, buckets of nodes by how many slots they
+have free, so "are there N nodes with K free?" costs O(accelerators per node), not O(nodes).
+A cycle only ever takes capacity (placements), so a shape that did not fit once in a cycle does
+not fit later in it; ``allocate`` returns what ``release`` needs to undo it for what-if checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from suanli.domain.centers import Center
+
+
+@dataclass(slots=True)
+class CenterLoad:
+    name: str
+    total: int = 0
+    used: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class PoolState:
+    index: int
+    center: str
+    name: str
+    center_kind: str
+    region: str
+    center_state: str
+    accelerator: str
+    per_node: int
+    cpus_per_node: int
+    memory_gb_per_node: float
+    nodes: int
+    price: float  # per accelerator-hour
+    carbon_intensity: float
+    throughput: float
+    load: CenterLoad
+    free: list[int] = field(default_factory=list)
+    buckets: list[set[int]] = field(default_factory=list)
+    free_total: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.free:
+            self.free = [self.per_node] * self.nodes
+        self.buckets = [set() for _ in range(self.per_node + 1)]
+        for node, slots in enumerate(self.free):
+            self.buckets[slots].add(node)
+        self.free_total = sum(self.free)
+
+    @property
+    def label(self) -> str:
+        return f"{self.center}/{self.name}"
+
+    @property
+    def total(self) -> int:
+        return self.per_node * self.nodes
+
+    def nodes_with(self, slots: int) -> int:
+        """How many nodes have at least ``slots`` free."""
+        buckets = self.buckets
+        return sum(len(buckets[f]) for f in range(slots, self.per_node + 1))
+
+    def max_free_on_a_node(self) -> int:
+        for f in range(self.per_node, 0, -1):
+            if self.buckets[f]:
+                return f
+        return 0
+
+    def choose_nodes(self, count: int, slots: int, also_free: Sequence[int] | None = None) -> list[int] | None:
+        """Best fit: the fullest nodes that still have ``slots`` free; None when too few.
+
+        ``also_free`` is a second per-node capacity every chosen node must also satisfy
+        (the projected free slots under a backfill reservation).
+        """
+        chosen: list[int] = []
+        for f in range(slots, self.per_node + 1):
+            for node in self.buckets[f]:
+                if also_free is None or also_free[node] >= slots:
+                    chosen.append(node)
+                    if len(chosen) == count:
+                        return chosen
+        return None
+
+    def take(self, nodes: Iterable[int], slots: int) -> None:
+        free, buckets = self.free, self.buckets
+        n = 0
+        for node in nodes:
+            before = free[node]
+            buckets[before].discard(node)
+            free[node] = before - slots
+            buckets[before - slots].add(node)
+            n += 1
+        self.free_total -= n * slots
+        self.load.used += n * slots
+
+    def give_back(self, nodes: Iterable[int], slots: int) -> None:
+        free, buckets = self.free, self.buckets
+        n = 0
+        for node in nodes:
+            before = free[node]
+            buckets[before].discard(node)
+            free[node] = before + slots
+            buckets[before + slots].add(node)
+            n += 1
+        self.free_total += n * slots
+        self.load.used -= n * slots
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Capacity a job holds (or will hold): where, how much, and until when if known."""
+
+    job_id: int
+    pool: int
+    node_indices: tuple[int, ...]
+    slots: int
+    expected_end: float | None
+
+
+@dataclass(slots=True)
+class Snapshot:
+    pools: list[PoolState]
+    allocations: list[Allocation]
+    by_model: dict[str, list[PoolState]] = field(default_factory=dict)
+    centers: dict[str, CenterLoad] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_model = {}
+        for pool in self.pools:
+            self.by_model.setdefault(pool.accelerator, []).append(pool)
+            self.centers[pool.center] = pool.load
+
+    @classmethod
+    def build(
+        cls,
+        centers: Iterable[Center],
+        allocations: Iterable[tuple[int, str, str, Sequence[int], int, float | None]],
+        throughput: dict[str, float] | None = None,
+    ) -> Snapshot:
+        """From registered centers and active placements ``(job, center, pool, nodes, slots, end)``.
+
+        A placement on a node that no longer exists (the pool shrank) holds nothing.
+        """
+        throughput = throughput or {}
+        pools: list[PoolState] = []
+        index: dict[tuple[str, str], PoolState] = {}
+        for center in centers:
+            load = CenterLoad(center.name)
+            for spec in center.pools:
+                pool = PoolState(
+                    index=len(pools),
+                    center=center.name,
+                    name=spec.name,
+                    center_kind=center.spec.kind.value,
+                    region=center.spec.region,
+                    center_state=center.state.value,
+                    accelerator=spec.accelerator,
+                    per_node=spec.accelerators_per_node,
+                    cpus_per_node=spec.cpus_per_node,
+                    memory_gb_per_node=spec.memory_gb_per_node,
+                    nodes=spec.nodes,
+                    price=spec.price_per_accelerator_hour,
+                    carbon_intensity=spec.carbon_intensity,
+                    throughput=throughput.get(spec.accelerator, 1.0),
+                    load=load,
+                )
+                load.total += pool.total
+                pools.append(pool)
+                index[(center.name, spec.name)] = pool
+        held: list[Allocation] = []
+        for job_id, center_name, pool_name, nodes, slots, end in allocations:
+            pool = index.get((center_name, pool_name))
+            if pool is None:
+                continue
+            valid = tuple(n for n in nodes if n < pool.nodes and pool.free[n] >= slots)
+            pool.take(valid, slots)
+            held.append(Allocation(job_id, pool.index, valid, slots, end))
+        return cls(pools, held)

@@ -1,0 +1,67 @@
+"""Use cases for centers: register, inspect, resize pools, drain, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
+from suanli.domain.errors import InvalidSpec
+from suanli.services.clock import Clock
+from suanli.services.ports import Store
+
+
+class CenterService:
+    def __init__(self, store: Store, catalog: AcceleratorCatalog, clock: Clock, on_change: Callable[[], None]) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.on_change = on_change
+
+    def _canonical_pools(self, pools: Sequence[Pool]) -> tuple[Pool, ...]:
+        resolved = []
+        for i, pool in enumerate(pools):
+            try:
+                model = self.catalog.canonical(pool.accelerator)
+            except InvalidSpec as error:
+                raise InvalidSpec(error.message, field=f"pools[{i}].accelerator") from None
+            resolved.append(pool.model_copy(update={"accelerator": model}))
+        names = [p.name for p in resolved]
+        if len(set(names)) != len(names):
+            raise InvalidSpec("pool names must be unique within a center", field="pools")
+        return tuple(resolved)
+
+    def add(self, spec: CenterSpec) -> Center:
+        spec = spec.model_copy(update={"pools": self._canonical_pools(spec.pools)})
+        center = self.store.create_center(spec, self.clock.now())
+        self.on_change()
+        return center
+
+    def get(self, name: str) -> Center:
+        return self.store.get_center(name)
+
+    def list(self) -> list[Center]:
+        return self.store.list_centers()
+
+    def set_pools(self, name: str, pools: Sequence[Pool]) -> Center:
+        current = self.store.get_center(name)
+        center = self.store.update_center(
+            name, expected_version=current.version, now=self.clock.now(), pools=self._canonical_pools(pools)
+        )
+        self.on_change()
+        return center
+
+    def set_state(self, name: str, state: CenterState) -> Center:
+        current = self.store.get_center(name)
+        if current.state is state:
+            return current
+        center = self.store.update_center(name, expected_version=current.version, now=self.clock.now(), state=state)
+        self.on_change()
+        return center
+
+    def drain(self, name: str) -> Center:
+        return self.set_state(name, CenterState.DRAINING)
+
+    def delete(self, name: str) -> None:
+        self.store.delete_center(name)
+        self.on_change()

@@ -1,0 +1,63 @@
+"""Use cases for jobs: submit (one or many), look up, list, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.domain.errors import InvalidSpec, StaleVersion
+from suanli.domain.job import Job
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+from suanli.domain.tenants import DEFAULT_TENANT
+from suanli.services.clock import Clock
+from suanli.services.ports import JobFilter, JobPage, NewJob, Store
+
+
+class JobService:
+    def __init__(self, store: Store, catalog: AcceleratorCatalog, clock: Clock, on_change: Callable[[], None]) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.on_change = on_change
+
+    def submit(
+        self,
+        specs: Sequence[JobSpec],
+        *,
+        tenant_id: str = DEFAULT_TENANT,
+        idempotency_keys: Sequence[str | None] | None = None,
+    ) -> list[Job]:
+        """Validates every spec first, then stores all of them or none."""
+        keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(specs)
+        if len(keys) != len(specs):
+            raise InvalidSpec("give one idempotency key per job, or none")
+        new_jobs = []
+        for i, spec in enumerate(specs):
+            try:
+                canonical = spec.canonical(self.catalog)
+            except InvalidSpec as error:
+                where = f"jobs[{i}]." if len(specs) > 1 else ""
+                raise InvalidSpec(error.message, field=f"{where}{error.field}" if error.field else None) from None
+            new_jobs.append(NewJob(tenant_id, canonical, keys[i]))
+        jobs = self.store.add_jobs(new_jobs, self.clock.now())
+        self.on_change()
+        return jobs
+
+    def get(self, job_id: int, tenant_id: str | None = None) -> Job:
+        return self.store.get_job(job_id, tenant_id)
+
+    def list(self, filter: JobFilter, *, after: int | None = None, limit: int = 100) -> JobPage:
+        return self.store.list_jobs(filter, after=after, limit=limit)
+
+    def cancel(self, job_id: int, tenant_id: str | None = None, reason: str = "cancelled by the user") -> Job:
+        for _ in range(5):
+            job = self.store.get_job(job_id, tenant_id)
+            cancelled = job.transitioned(JobStatus.CANCELLED, self.clock.now(), message=reason)
+            try:
+                saved = self.store.save_job(cancelled, expected_version=job.version)
+            except StaleVersion:
+                continue  # the scheduler moved it meanwhile; decide again on the fresh row
+            self.on_change()
+            return saved
+        raise StaleVersion(f"job {job_id} kept changing while it was being cancelled; try again")

@@ -1,0 +1,154 @@
+"""The storage port: what the services need from a database, in domain terms.
+
+Adapters (SQLAlchemy on SQLite or PostgreSQL) implement it; domain objects go in and out, never
+ORM rows. Every method is one transaction: it commits all of its writes or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
+from suanli.domain.job import Job, Placement
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    tenant_id: str
+    spec: JobSpec
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    tenant_id: str | None = None
+    statuses: frozenset[JobStatus] = frozenset()
+    center: str | None = None
+    name_prefix: str | None = None
+    label: tuple[str, str] | None = None  # (key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: int | None  # pass as ``after`` to get the next page; None on the last page
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """The scheduler's view of a waiting job; ``spec`` is loaded only when asked for."""
+
+    id: int
+    version: int
+    tenant_id: str
+    priority: int
+    spec: JobSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePlacement:
+    """Capacity an active (SCHEDULED or RUNNING) job holds."""
+
+    job_id: int
+    center: str
+    pool: str
+    node_indices: tuple[int, ...]
+    slots: int
+    since: datetime
+    time_limit: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementWrite:
+    job_id: int
+    expected_version: int
+    placement: Placement
+
+
+@dataclass(slots=True)
+class CycleRecord:
+    """One scheduling cycle as written by the process that ran it (audit, and the leader test)."""
+
+    holder: str
+    started_at: datetime
+    placed: int
+    waiting: int
+    duration_ms: float
+    reservation: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    # centers ----------------------------------------------------------------------------------
+    def create_center(self, spec: CenterSpec, now: datetime) -> Center:
+        """Raises Conflict if the name is taken."""
+
+    def get_center(self, name: str) -> Center:
+        """Raises NotFound."""
+
+    def list_centers(self) -> list[Center]: ...
+
+    def update_center(
+        self,
+        name: str,
+        *,
+        expected_version: int,
+        now: datetime,
+        pools: Sequence[Pool] | None = None,
+        state: CenterState | None = None,
+    ) -> Center:
+        """Replaces pools and/or state if the version still matches; raises StaleVersion, NotFound."""
+
+    def delete_center(self, name: str) -> None:
+        """Raises Conflict while any SCHEDULED or RUNNING job is placed there; NotFound."""
+
+    # jobs -------------------------------------------------------------------------------------
+    def add_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Job]:
+        """Inserts all jobs or none, returned in input order with their ids.
+
+        A job whose (tenant, idempotency key) already exists is not inserted again: the existing
+        job is returned in its place, or Conflict is raised if its spec differs.
+        """
+
+    def get_job(self, job_id: int, tenant_id: str | None = None) -> Job:
+        """Raises NotFound (also when the job belongs to another tenant)."""
+
+    def list_jobs(self, filter: JobFilter, *, after: int | None, limit: int) -> JobPage:
+        """Jobs newest first (descending id); ``after`` is the cursor from the previous page."""
+
+    def save_job(self, job: Job, expected_version: int) -> Job:
+        """Writes a transitioned job if its version is still ``expected_version``; raises StaleVersion."""
+
+    def count_jobs_by_status(self, tenant_id: str | None = None) -> dict[JobStatus, int]: ...
+
+    # scheduling -------------------------------------------------------------------------------
+    def pending_jobs(self, known: frozenset[int] = frozenset()) -> list[PendingJob]:
+        """All PENDING jobs; specs are loaded only for ids not in ``known`` (the caller caches them)."""
+
+    def active_placements(self) -> list[ActivePlacement]: ...
+
+    def apply_placements(self, writes: Sequence[PlacementWrite], now: datetime) -> list[int]:
+        """In one transaction, moves each still-PENDING job at its expected version to SCHEDULED with
+        its placement (attempts + 1, version + 1). Returns the ids written; skips the others."""
+
+    def record_cycle(self, record: CycleRecord) -> None: ...
+
+    def recent_cycles(self, limit: int = 100) -> list[CycleRecord]: ...
+
+
+class LeaderLock(Protocol):
+    """Exactly one process at a time holds it; it is freed when the holder dies."""
+
+    holder: str
+
+    def try_acquire(self) -> bool:
+        """Non-blocking; True if this process holds the lock now (also if it already did)."""
+
+    def held(self) -> bool: ...
+
+    def release(self) -> None: ...

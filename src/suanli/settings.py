@@ -1,0 +1,60 @@
+"""Settings, built once at start and passed in (never imported as a global).
+
+Read from the environment (``SUANLI_*``) and, if present, ``$SUANLI_HOME/config.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.domain.errors import InvalidSpec
+from suanli.scheduler.registry import PROFILES, Profile
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUANLI_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".suanli")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8642
+    scheduler_profile: str = "default"
+    scheduler: dict[str, Any] | None = None  # a full profile, overrides scheduler_profile
+    scheduler_interval_s: float = 1.0
+    accelerators: list[dict[str, Any]] = Field(default_factory=list)  # extra catalog models
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_jobs_per_request: int = 100_000
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'suanli.db'}"
+
+    def catalog(self) -> AcceleratorCatalog:
+        return AcceleratorCatalog.with_extra(self.accelerators)
+
+    def profile(self) -> Profile:
+        if self.scheduler is not None:
+            return Profile.from_config(self.scheduler)
+        if self.scheduler_profile not in PROFILES:
+            raise InvalidSpec(
+                f"unknown scheduler profile {self.scheduler_profile!r}; available: {', '.join(sorted(PROFILES))}"
+            )
+        return PROFILES[self.scheduler_profile]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then ``config.yaml`` under the home for what the environment leaves unset."""
+    settings = Settings(**overrides)
+    config_file = settings.home / "config.yaml"
+    if config_file.is_file():
+        data = yaml.safe_load(config_file.read_text()) or {}
+        if not isinstance(data, dict):
+            raise InvalidSpec(f"{config_file} must hold a mapping of settings")
+        settings = Settings(**{**data, **overrides})
+    return settings
