@@ -63,7 +63,9 @@ def reserve(
         projected = list(pool.free)
         start = now
         nodes = _nodes_fitting(projected, shape.nodes, candidate.slots)
-        ending = sorted(by_pool.get(pool.index, ()), key=lambda a: math.inf if a.expected_end is None else a.expected_end)
+        ending = sorted(
+            by_pool.get(pool.index, ()), key=lambda a: math.inf if a.expected_end is None else a.expected_end
+        )
         for allocation in ending:
             if nodes is not None:
                 break

@@ -26,7 +26,7 @@ from suanli.scheduler.framework import (
     Rejection,
     ScorePlugin,
 )
-from suanli.scheduler.registry import FILTERS, QUEUE_ORDERS, SCORES, PROFILES, Profile, _load_builtins
+from suanli.scheduler.registry import FILTERS, PROFILES, QUEUE_ORDERS, SCORES, Profile, _load_builtins
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.snapshot import Allocation, Snapshot
 
@@ -172,7 +172,8 @@ class Scheduler:
             choice, rejected = self._choose(request.job_id, shape, plan, ctx)
             if choice is not None:
                 end = now + shape.time_limit if shape.time_limit is not None else None
-                allocations.append(Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end))
+                allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
+                allocations.append(allocation)
                 decisions.append(Decision(request.job_id, choice=choice))
                 continue
             reasons = plan.rejections + tuple(rejected)

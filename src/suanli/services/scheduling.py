@@ -19,7 +19,9 @@ from suanli.services.ports import CycleRecord, PlacementWrite, Store
 
 
 class SchedulingService:
-    def __init__(self, store: Store, scheduler: Scheduler, catalog: AcceleratorCatalog, clock: Clock, holder: str) -> None:
+    def __init__(
+        self, store: Store, scheduler: Scheduler, catalog: AcceleratorCatalog, clock: Clock, holder: str
+    ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.clock = clock

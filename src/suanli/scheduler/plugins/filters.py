@@ -11,6 +11,10 @@ from suanli.scheduler.registry import register_filter
 from suanli.scheduler.request import Shape
 
 
+def _unit(accelerator: str) -> str:
+    return "CPU cores" if accelerator == CPU else f"x {accelerator}"
+
+
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -64,7 +68,7 @@ class FitFilter(FilterPlugin):
 
     def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
         pool, slots = candidate.pool, candidate.slots
-        unit = "CPU cores" if pool.accelerator == CPU else f"x {pool.accelerator}"
+        unit = _unit(pool.accelerator)
         if slots > pool.per_node:
             return f"needs {slots} {unit} per node; its nodes have {pool.per_node}"
         if shape.nodes > pool.nodes:
@@ -77,15 +81,15 @@ class FitFilter(FilterPlugin):
 
     def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
         pool, slots, nodes = candidate.pool, candidate.slots, shape.nodes
+        unit = _unit(pool.accelerator)
         if pool.free_total < slots * nodes:
-            unit = "CPU cores" if pool.accelerator == CPU else f"x {pool.accelerator}"
             return f"needs {slots * nodes} {unit}, {pool.free_total} free"
         if nodes == 1:
             best = pool.max_free_on_a_node()
             if best >= slots:
                 return None
-            return f"needs {slots} x {pool.accelerator} on one node, at most {best} free on any node"
+            return f"needs {slots} {unit} on one node, at most {best} free on any node"
         have = pool.nodes_with(slots)
         if have >= nodes:
             return None
-        return f"needs {nodes} nodes with {slots} x {pool.accelerator} free each, {have} have"
+        return f"needs {nodes} nodes with {slots} {unit} free each, {have} have"

@@ -1,0 +1,1 @@
+"""One router per resource; each is built around the container it serves."""

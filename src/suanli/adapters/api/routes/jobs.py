@@ -1,0 +1,155 @@
+"""/api/v1/jobs: submit one or many, list with filters and cursors, show, cancel, explain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from suanli.adapters.api.responses import json_response, problem_docs
+from suanli.adapters.api.schemas import (
+    IDEMPOTENCY_KEY_MAX,
+    ExplainOut,
+    JobBatchIn,
+    JobListOut,
+    JobOut,
+    JobPageOut,
+)
+from suanli.composition import Container
+from suanli.domain.errors import InvalidSpec
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+from suanli.domain.tenants import DEFAULT_TENANT
+from suanli.services.ports import JobFilter
+
+
+class BatchTooLarge(InvalidSpec):
+    """Mapped to 413 by the app: the batch is well-formed but longer than the server accepts."""
+
+
+def parse_statuses(values: list[str]) -> frozenset[JobStatus]:
+    statuses = set()
+    for value in values:
+        for word in value.split(","):
+            word = word.strip().upper()
+            if not word:
+                continue
+            try:
+                statuses.add(JobStatus(word))
+            except ValueError:
+                known = ", ".join(s.value for s in JobStatus)
+                raise InvalidSpec(f"unknown status {word!r}; known: {known}", field="status") from None
+    return frozenset(statuses)
+
+
+def parse_label(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    key, sep, label_value = value.partition("=")
+    if not sep or not key:
+        raise InvalidSpec(f"{value!r} is not KEY=VALUE, for example team=vision", field="label")
+    return key, label_value
+
+
+def parse_cursor(value: str | None) -> int | None:
+    """The cursor is opaque to clients; today it is the id the next page starts below."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise InvalidSpec(f"{value!r} is not a cursor; pass next_cursor from the previous page", field="cursor")
+    return int(value)
+
+
+def jobs_router(container: Container) -> APIRouter:
+    router = APIRouter(prefix="/jobs", tags=["jobs"])
+    jobs = container.jobs
+    max_batch = container.settings.max_jobs_per_request
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=JobOut,
+        responses=problem_docs(400, 409, 413, 422),
+        summary="Submit a job",
+    )
+    def submit_job(
+        spec: JobSpec,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=IDEMPOTENCY_KEY_MAX,
+                description="a retry with the same key returns the job the first request made",
+            ),
+        ] = None,
+    ) -> Response:
+        job = jobs.submit([spec], tenant_id=DEFAULT_TENANT, idempotency_keys=[idempotency_key])[0]
+        return json_response(JobOut.from_job(job), 201)
+
+    @router.post(
+        "/batch",
+        status_code=201,
+        response_model=JobListOut,
+        responses=problem_docs(400, 409, 413, 422),
+        summary="Submit many jobs: all are stored, or none",
+    )
+    def submit_batch(batch: JobBatchIn) -> Response:
+        if len(batch.jobs) > max_batch:
+            raise BatchTooLarge(
+                f"the batch holds {len(batch.jobs)} jobs; the server accepts at most {max_batch} per request "
+                "(setting max_jobs_per_request); split it",
+                field="jobs",
+            )
+        specs = [item.to_spec() for item in batch.jobs]
+        keys = [item.idempotency_key for item in batch.jobs]
+        saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys)
+        return json_response(JobListOut.model_construct(jobs=[JobOut.from_job(j) for j in saved]), 201)
+
+    @router.get("", response_model=JobPageOut, responses=problem_docs(422), summary="List jobs, newest first")
+    def list_jobs(
+        status: Annotated[
+            list[str], Query(description="PENDING, RUNNING, ...: repeat the parameter or separate with commas")
+        ] = [],  # noqa: B006 (FastAPI copies defaults)
+        center: Annotated[str | None, Query(description="jobs placed on this center")] = None,
+        name: Annotated[str | None, Query(description="jobs whose name starts with this")] = None,
+        label: Annotated[str | None, Query(description="KEY=VALUE")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor from the previous page")] = None,
+    ) -> Response:
+        filter = JobFilter(
+            tenant_id=DEFAULT_TENANT,
+            statuses=parse_statuses(status),
+            center=center or None,
+            name_prefix=name or None,
+            label=parse_label(label),
+        )
+        page = jobs.list(filter, after=parse_cursor(cursor), limit=limit)
+        out = JobPageOut.model_construct(
+            jobs=[JobOut.from_job(j) for j in page.jobs],
+            next_cursor=str(page.next_cursor) if page.next_cursor is not None else None,
+        )
+        return json_response(out)
+
+    @router.get("/{job_id}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
+    def get_job(job_id: int) -> Response:
+        return json_response(JobOut.from_job(jobs.get(job_id, DEFAULT_TENANT)))
+
+    @router.post(
+        "/{job_id}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job"
+    )
+    def cancel_job(job_id: int) -> Response:
+        return json_response(JobOut.from_job(jobs.cancel(job_id, DEFAULT_TENANT)))
+
+    @router.get(
+        "/{job_id}/explain",
+        response_model=ExplainOut,
+        responses=problem_docs(404, 422),
+        summary="Why a job is where it is (or why it waits)",
+    )
+    def explain_job(job_id: int) -> Response:
+        job = jobs.get(job_id, DEFAULT_TENANT)
+        reasons = container.scheduling.explain(job)
+        return json_response(ExplainOut.model_construct(job_id=job.id, status=job.status, reasons=reasons))
+
+    return router

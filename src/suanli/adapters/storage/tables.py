@@ -1,0 +1,124 @@
+"""The database schema (SQLAlchemy Core). Rows, not domain models: ``store.py`` converts at the edge.
+
+Every change here needs a migration in ``migrations/versions``; a test compares the migrated
+schema with this metadata on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so UTC is stored naive and made
+    aware again on the way out. A naive value coming in is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY (a rowid alias), not BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _json() -> JSON:
+    # none_as_null: Python None is SQL NULL, not the JSON text 'null'.
+    return JSON(none_as_null=True)
+
+
+metadata = MetaData()
+
+centers = Table(
+    "centers",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("pools", _json(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # Ids grow with submission, so FIFO order is id order and ids are stable public handles;
+    # sqlite_autoincrement keeps SQLite from reusing the id of a deleted newest row.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("spec", _json(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # placement: all NULL while the job has none
+    Column("center", String(63)),
+    Column("pool", String(63)),
+    Column("accelerator", String(64)),
+    Column("accelerators_per_node", Integer),
+    Column("node_indices", _json()),
+    Column("price_per_hour", Float),
+    Column("placement_reason", Text),
+    Column("message", Text, nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("idempotency_key", String(200)),
+    # Denormalised from the spec so that active_placements and filters never parse the spec.
+    Column("time_limit", Float),
+    Column("labels", _json(), nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_idempotency_key"),
+    Index("ix_jobs_status_id", "status", "id"),  # pending queue, active placements, status filter
+    Index("ix_jobs_tenant_id", "tenant_id", "id"),  # a tenant's jobs newest first
+    Index("ix_jobs_center_id", "center", "id"),  # a center's jobs; delete_center's check
+    sqlite_autoincrement=True,
+)
+
+scheduler_cycles = Table(
+    "scheduler_cycles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("holder", String(200), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("placed", Integer, nullable=False),
+    Column("waiting", Integer, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("reservation", Text, nullable=False),
+    Column("extra", _json(), nullable=False),
+    sqlite_autoincrement=True,
+)

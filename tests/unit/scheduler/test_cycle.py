@@ -1,0 +1,64 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from suanli.domain.errors import InvalidSpec
+from suanli.scheduler.cycle import Scheduler
+from suanli.scheduler.registry import Profile
+from suanli.scheduler.snapshot import Snapshot
+from tests.builders import make_center, make_job, make_pool
+
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC).timestamp()
+
+
+def test_priority_decides_who_gets_the_last_gpus() -> None:
+    center = make_center("qd", make_pool(nodes=1))
+    jobs = [make_job(1).gpus("A100-80G:8"), make_job(2).gpus("A100-80G:8").priority(10)]
+    result = Scheduler("default").run_cycle(Snapshot.build([center], []), [j.build() for j in jobs], NOW)
+    assert [d.job_id for d in result.decisions if d.placed] == [2]
+
+
+def test_each_job_gets_exactly_one_decision_in_queue_order() -> None:
+    center = make_center("qd", make_pool(nodes=1))
+    jobs = [make_job(i).gpus("A100-80G:3") for i in (5, 3, 9)]
+    result = Scheduler("fifo").run_cycle(Snapshot.build([center], []), [j.build() for j in jobs], NOW)
+    assert [d.job_id for d in result.decisions] == [3, 5, 9]
+    assert [d.placed for d in result.decisions] == [True, True, False]
+
+
+def test_alike_jobs_share_one_evaluation() -> None:
+    center = make_center("qd", make_pool(nodes=2))
+    jobs = [make_job(i).gpus("A100-80G:1").build() for i in range(1, 101)]
+    result = Scheduler("default").run_cycle(Snapshot.build([center], []), jobs, NOW)
+    assert result.shapes_evaluated == 1
+    assert len(result.placed) == 16
+    assert len(result.waiting) == 84
+    assert "needs 1 x A100-80G, 0 free" in str(result.waiting[-1].rejections[0])
+
+
+def test_existing_placements_hold_capacity_and_vanished_nodes_hold_nothing() -> None:
+    center = make_center("qd", make_pool(nodes=2))
+    held = [(100, "qd", "gpu", (0,), 8, None), (101, "qd", "gpu", (7,), 8, None), (102, "gone", "x", (0,), 8, None)]
+    snapshot = Snapshot.build([center], held)
+    assert snapshot.pools[0].free_total == 8
+    assert len(snapshot.allocations) == 2 and snapshot.allocations[1].node_indices == ()
+
+
+def test_explain_for_placed_and_waiting_jobs_reads_like_prose() -> None:
+    qd = make_center("qd-ai-1", make_pool("a100", nodes=1, price=12))
+    sz = make_center("sz-ai", make_pool("910b", accelerator="Ascend910B", nodes=1, price=9))
+    jobs = [make_job(1).gpus("A100-80G:8", "Ascend910B:8"), make_job(2).gpus("A100-80G:8")]
+    snapshot = Snapshot.build([qd, sz], [(100, "qd-ai-1", "a100", (0,), 2, None)])
+    placed, waiting = Scheduler("default").run_cycle(snapshot, [j.build() for j in jobs], NOW).decisions
+    assert placed.explain()[0].startswith("placed on sz-ai/910b (Ascend910B)")
+    assert waiting.explain()[0] == "waiting: no center can take this job now"
+    assert "qd-ai-1/a100: needs 8 x A100-80G, 6 free [fit]" in waiting.explain()
+    assert "sz-ai: has no A100-80G pool [fit]" in waiting.explain()
+
+
+def test_profiles_reject_unknown_plugins_with_the_list_of_known_ones() -> None:
+    with pytest.raises(InvalidSpec, match="unknown score plugin 'cheapest'; available: carbon, load-balance"):
+        Profile.from_config({"scores": {"cheapest": 1}})
+    with pytest.raises(InvalidSpec, match="unknown queue order"):
+        Profile.from_config({"queue_order": "random"})
+    assert Profile.from_config({"queue_order": "fifo", "scores": {"price": 2}}).scores == {"price": 2}
