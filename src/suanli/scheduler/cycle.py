@@ -12,6 +12,7 @@ The steps:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,22 @@ class _ShapePlan:
     base_scores: list[float]
     static_breakdown: list[tuple[tuple[str, float], ...]]
     rejections: tuple[Rejection, ...]
+    feasible: tuple[Candidate, ...] = ()  # every static survivor, kept for reservations
+
+    def __post_init__(self) -> None:
+        self.feasible = tuple(self.candidates)
+
+    def drop(self, dead: list[tuple[int, str, str]]) -> None:
+        """Forget candidates a monotonic filter ruled out; keep why, for jobs that end up waiting."""
+        gone = {i for i, _, _ in dead}
+        self.rejections += tuple(
+            Rejection(self.candidates[i].pool.center, self.candidates[i].pool.name, name, message)
+            for i, name, message in dead
+        )
+        keep = [i for i in range(len(self.candidates)) if i not in gone]
+        self.candidates = [self.candidates[i] for i in keep]
+        self.base_scores = [self.base_scores[i] for i in keep]
+        self.static_breakdown = [self.static_breakdown[i] for i in keep]
 
 
 class Scheduler:
@@ -53,10 +70,13 @@ class Scheduler:
         if profile.backfill:
             filters.append(BackfillFilter())
         self.filters = filters
-        self.dynamic_filters = [f for f in filters if f.dynamic]
+        # Backfill has nothing to check until a job holds a reservation, so it joins only then.
+        self.dynamic_filters = [f for f in filters if f.dynamic and not isinstance(f, BackfillFilter)]
+        self.reserved_filters = [f for f in filters if f.dynamic]
         scores = [(SCORES[name](), weight) for name, weight in profile.scores.items() if weight > 0]
         self.static_scores: list[tuple[ScorePlugin, float]] = [(s, w) for s, w in scores if not s.dynamic]
         self.dynamic_scores: list[tuple[ScorePlugin, float]] = [(s, w) for s, w in scores if s.dynamic]
+        self.dynamic_weight = sum(w for _, w in self.dynamic_scores)  # scores are at most 1
 
     # -- step 3, static half: once per shape ---------------------------------------------------
     def _plan(self, shape: Shape, snapshot: Snapshot, ctx: CycleContext) -> _ShapePlan:
@@ -82,48 +102,67 @@ class Scheduler:
             tuple((s.name, w * s.score(shape, c, candidates, ctx)) for s, w in self.static_scores) for c in candidates
         ]
         base = [sum(v for _, v in parts) for parts in breakdown]
-        return _ShapePlan(candidates, base, breakdown, tuple(rejections))
+        # Best static score first (stable, so listed alternatives keep their order among equals):
+        # once even a perfect dynamic score cannot lift a candidate above the runner-up, stop.
+        order = sorted(range(len(candidates)), key=lambda i: -base[i])
+        return _ShapePlan(
+            [candidates[i] for i in order],
+            [base[i] for i in order],
+            [breakdown[i] for i in order],
+            tuple(rejections),
+        )
 
-    # -- step 3, dynamic half: per job ---------------------------------------------------------
+    # -- step 3, dynamic half: per job (the hot path: keep it lean) ---------------------------
     def _choose(
-        self, job_id: int, shape: Shape, plan: _ShapePlan, ctx: CycleContext
+        self, shape: Shape, plan: _ShapePlan, ctx: CycleContext, filters: list[FilterPlugin]
     ) -> tuple[Choice | None, list[Rejection]]:
-        survivors: list[tuple[float, int]] = []
-        rejected: list[Rejection] = []
-        for i, candidate in enumerate(plan.candidates):
-            for plugin in self.dynamic_filters:
+        candidates, base = plan.candidates, plan.base_scores
+        scores = self.dynamic_scores
+        headroom = self.dynamic_weight
+        rejected: list[tuple[int, str, str]] = []  # made into Rejections only if the job waits
+        dead: list[tuple[int, str, str]] = []
+        best = second = -1
+        best_total = second_total = -math.inf
+        for i, candidate in enumerate(candidates):
+            if base[i] + headroom < second_total:
+                break  # neither this nor any later candidate can change the winner or runner-up
+            for plugin in filters:
                 message = plugin.check(shape, candidate, ctx)
                 if message is not None:
-                    rejected.append(Rejection(candidate.pool.center, candidate.pool.name, plugin.name, message))
+                    (dead if plugin.monotonic else rejected).append((i, plugin.name, message))
                     break
             else:
-                survivors.append((plan.base_scores[i], i))
-        if not survivors:
-            return None, rejected
-        if self.dynamic_scores:
-            alive = [plan.candidates[i] for _, i in survivors]
-            survivors = [
-                (base + sum(w * s.score(shape, plan.candidates[i], alive, ctx) for s, w in self.dynamic_scores), i)
-                for base, i in survivors
+                total = base[i]
+                for score, weight in scores:
+                    total += weight * score.score(shape, candidate, candidates, ctx)
+                # Highest score wins; among equals the earlier candidate (its alternative came first).
+                if total > best_total:
+                    second, second_total, best, best_total = best, best_total, i, total
+                elif total > second_total:
+                    second, second_total = i, total
+        if best < 0:
+            waiting = [
+                Rejection(candidates[i].pool.center, candidates[i].pool.name, name, message)
+                for i, name, message in rejected
             ]
-        # Highest score wins; among equals the earlier candidate (its alternative was listed first).
-        best_total, best = max(survivors, key=lambda t: (t[0], -t[1]))
-        runner_up = None
-        if len(survivors) > 1:
-            second = max((t for t in survivors if t[1] != best), key=lambda t: (t[0], -t[1]))
-            runner_up = (plan.candidates[second[1]].pool.label, second[0])
-        return self._take(shape, plan, best, best_total, runner_up, ctx), rejected
+            if dead:
+                plan.drop(dead)
+            return None, waiting
+        runner_up = (candidates[second].pool.label, second_total) if second >= 0 else None
+        choice = self._take(shape, candidates[best], plan.static_breakdown[best], best_total, runner_up, ctx)
+        if dead:
+            plan.drop(dead)
+        return choice, []
 
     def _take(
         self,
         shape: Shape,
-        plan: _ShapePlan,
-        index: int,
+        candidate: Candidate,
+        static_scores: tuple[tuple[str, float], ...],
         total: float,
         runner_up: tuple[str, float] | None,
         ctx: CycleContext,
     ) -> Choice:
-        candidate = plan.candidates[index]
         pool = candidate.pool
         reservation = ctx.reservation
         guarded = (
@@ -135,7 +174,7 @@ class Scheduler:
         if projected is not None:
             for node in nodes:
                 projected[node] -= candidate.slots
-        dynamic = tuple((s.name, w * s.score(shape, candidate, [candidate], ctx)) for s, w in self.dynamic_scores)
+        dynamic = tuple((s.name, w * s.score(shape, candidate, (candidate,), ctx)) for s, w in self.dynamic_scores)
         pool.take(nodes, candidate.slots)
         return Choice(
             center=pool.center,
@@ -145,7 +184,7 @@ class Scheduler:
             slots=candidate.slots,
             node_indices=tuple(nodes),
             price_per_hour=candidate.price_per_hour(shape.nodes),
-            scores=plan.static_breakdown[index] + dynamic,
+            scores=static_scores + dynamic,
             total=total,
             runner_up=runner_up,
             backfilled=reservation is not None,
@@ -156,32 +195,41 @@ class Scheduler:
         ctx = CycleContext(now=now)
         plans: dict[Shape, _ShapePlan] = {}
         # Capacity only shrinks during a cycle, so a shape that could not start stays unable to.
-        blocked: dict[Shape, tuple[Rejection, ...]] = {}
+        # Backfill alone depends on the time limit: a shape it blocked at limit T stays blocked at
+        # any limit >= T, while shorter runs are tried again. Entry: (rejections, that T).
+        blocked: dict[Shape, tuple[tuple[Rejection, ...], float]] = {}
         allocations: list[Allocation] = list(snapshot.allocations)
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
         for request in ordered:
             shape = request.shape
-            known = blocked.get(shape)
-            if known is not None:
-                decisions.append(Decision(request.job_id, rejections=known))
+            key = shape.plan_key
+            known = blocked.get(key)
+            if known is not None and _limit(shape) >= known[1]:
+                decisions.append(Decision(request.job_id, rejections=known[0]))
                 continue
-            plan = plans.get(shape)
+            plan = plans.get(key)
             if plan is None:
-                plan = plans[shape] = self._plan(shape, snapshot, ctx)
-            choice, rejected = self._choose(request.job_id, shape, plan, ctx)
+                plan = plans[key] = self._plan(shape, snapshot, ctx)
+            filters = self.dynamic_filters if ctx.reservation is None else self.reserved_filters
+            choice, rejected = self._choose(shape, plan, ctx, filters)
             if choice is not None:
                 end = now + shape.time_limit if shape.time_limit is not None else None
                 allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
                 allocations.append(allocation)
                 decisions.append(Decision(request.job_id, choice=choice))
                 continue
-            reasons = plan.rejections + tuple(rejected)
-            blocked[shape] = reasons
+            reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
+            by_backfill = any(r.plugin == BackfillFilter.name for r in rejected)
+            blocked[key] = (reasons, _limit(shape) if by_backfill else 0.0)
             decision = Decision(request.job_id, rejections=reasons)
-            if self.profile.backfill and ctx.reservation is None and plan.candidates:
+            if self.profile.backfill and ctx.reservation is None and plan.feasible:
                 ctx.reservation = decision.reservation = reserve(
-                    request.job_id, shape, plan.candidates, allocations, now
+                    request.job_id, shape, plan.feasible, allocations, now
                 )
             decisions.append(decision)
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))
+
+
+def _limit(shape: Shape) -> float:
+    return math.inf if shape.time_limit is None else shape.time_limit

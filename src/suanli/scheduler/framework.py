@@ -48,6 +48,9 @@ class FilterPlugin:
 
     name: ClassVar[str]
     dynamic: ClassVar[bool] = False
+    # True when a dynamic failure lasts for the rest of the cycle (capacity only shrinks in a
+    # cycle), so the candidate can be dropped for the shape.
+    monotonic: ClassVar[bool] = False
 
     def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
         return None
@@ -57,7 +60,11 @@ class FilterPlugin:
 
 
 class ScorePlugin:
-    """Scores are in [0, 1], higher is better; a profile weights them."""
+    """Scores are in [0, 1], higher is better; a profile weights them.
+
+    ``candidates`` are the shape's candidates that passed the static filters (to normalise
+    against, as price does); a dynamic score is called only for those that also fit now.
+    """
 
     name: ClassVar[str]
     dynamic: ClassVar[bool] = False
@@ -73,7 +80,9 @@ class QueueOrderPlugin:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+# Values made on the hot path are plain slotted dataclasses: a frozen dataclass's __init__ costs
+# several times more, and nothing mutates these after a cycle returns them.
+@dataclass(slots=True)
 class Rejection:
     """A candidate ruled out: by which plugin and why."""
 
@@ -87,7 +96,7 @@ class Rejection:
         return f"{where}: {self.message} [{self.plugin}]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     """Where a job goes, and the weighted scores that made that candidate win."""
 

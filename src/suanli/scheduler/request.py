@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 
 from suanli.domain.jobs import JobSpec
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Shape:
     """Everything that decides where a job may go. Jobs with equal shapes get equal answers
     from every filter while capacity does not change, so a cycle evaluates each shape once."""
@@ -22,6 +22,44 @@ class Shape:
     max_price_per_hour: float | None
     deadline: float | None  # epoch seconds
     time_limit: float | None  # seconds
+    # Derived once: shapes are dictionary keys on the scheduler's hot path.
+    _hash: int = field(init=False, repr=False, compare=False)
+    plan_key: Shape = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = tuple(getattr(self, name) for name in _SHAPE_FIELDS)
+        object.__setattr__(self, "_hash", hash(values))
+        # Static filters read the time limit only to check a deadline; backfill reads it per job.
+        if self.time_limit is None or self.deadline is not None:
+            key = self
+        else:
+            key = replace(self, time_limit=None)
+        object.__setattr__(self, "plan_key", key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        # Shapes are compared on every dictionary hit of a cycle: stop at the first difference.
+        if self is other:
+            return True
+        if not isinstance(other, Shape) or self._hash != other._hash:
+            return False
+        return (
+            self.alternatives == other.alternatives
+            and self.nodes == other.nodes
+            and self.time_limit == other.time_limit
+            and self.cpus == other.cpus
+            and self.memory_gb == other.memory_gb
+            and self.regions == other.regions
+            and self.center_kinds == other.center_kinds
+            and self.centers == other.centers
+            and self.max_price_per_hour == other.max_price_per_hour
+            and self.deadline == other.deadline
+        )
+
+
+_SHAPE_FIELDS = tuple(f.name for f in fields(Shape) if f.init)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,24 +39,27 @@ class PoolState:
     throughput: float
     load: CenterLoad
     free: list[int] = field(default_factory=list)
-    buckets: list[set[int]] = field(default_factory=list)
+    # buckets[f] lists the nodes with exactly f slots free; slot_of[node] is its place in that
+    # list, so a node moves between buckets in O(1) (swap with the last, pop).
+    buckets: list[list[int]] = field(default_factory=list)
+    slot_of: list[int] = field(default_factory=list)
     free_total: int = 0
+    total: int = 0
 
     def __post_init__(self) -> None:
+        self.total = self.per_node * self.nodes
         if not self.free:
             self.free = [self.per_node] * self.nodes
-        self.buckets = [set() for _ in range(self.per_node + 1)]
+        self.buckets = [[] for _ in range(self.per_node + 1)]
+        self.slot_of = [0] * self.nodes
         for node, slots in enumerate(self.free):
-            self.buckets[slots].add(node)
+            self.slot_of[node] = len(self.buckets[slots])
+            self.buckets[slots].append(node)
         self.free_total = sum(self.free)
 
     @property
     def label(self) -> str:
         return f"{self.center}/{self.name}"
-
-    @property
-    def total(self) -> int:
-        return self.per_node * self.nodes
 
     def nodes_with(self, slots: int) -> int:
         """How many nodes have at least ``slots`` free."""
@@ -75,41 +78,59 @@ class PoolState:
         ``also_free`` is a second per-node capacity every chosen node must also satisfy
         (the projected free slots under a backfill reservation).
         """
+        buckets = self.buckets
+        if count == 1 and also_free is None:  # the common case: one node
+            for f in range(slots, self.per_node + 1):
+                if buckets[f]:
+                    return [buckets[f][-1]]
+            return None
         chosen: list[int] = []
         for f in range(slots, self.per_node + 1):
-            for node in self.buckets[f]:
-                if also_free is None or also_free[node] >= slots:
+            bucket = buckets[f]
+            if also_free is None:
+                chosen.extend(bucket[-(count - len(chosen)) :])
+                if len(chosen) == count:
+                    return chosen
+                continue
+            for node in reversed(bucket):
+                if also_free[node] >= slots:
                     chosen.append(node)
                     if len(chosen) == count:
                         return chosen
         return None
 
+    def _move(self, node: int, before: int, after: int) -> None:
+        buckets, slot_of = self.buckets, self.slot_of
+        bucket = buckets[before]
+        last = bucket.pop()
+        if last != node:
+            bucket[slot_of[node]] = last
+            slot_of[last] = slot_of[node]
+        target = buckets[after]
+        slot_of[node] = len(target)
+        target.append(node)
+        self.free[node] = after
+
     def take(self, nodes: Iterable[int], slots: int) -> None:
-        free, buckets = self.free, self.buckets
+        free = self.free
         n = 0
         for node in nodes:
-            before = free[node]
-            buckets[before].discard(node)
-            free[node] = before - slots
-            buckets[before - slots].add(node)
+            self._move(node, free[node], free[node] - slots)
             n += 1
         self.free_total -= n * slots
         self.load.used += n * slots
 
     def give_back(self, nodes: Iterable[int], slots: int) -> None:
-        free, buckets = self.free, self.buckets
+        free = self.free
         n = 0
         for node in nodes:
-            before = free[node]
-            buckets[before].discard(node)
-            free[node] = before + slots
-            buckets[before + slots].add(node)
+            self._move(node, free[node], free[node] + slots)
             n += 1
         self.free_total += n * slots
         self.load.used -= n * slots
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Allocation:
     """Capacity a job holds (or will hold): where, how much, and until when if known."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from suanli.adapters.api.problems import problem_response
@@ -11,12 +12,13 @@ from suanli.adapters.api.problems import problem_response
 log = logging.getLogger("suanli.api")
 
 
-def _too_large(size: int | None, limit: int) -> str:
+def _too_large(size: int | None, limit: int) -> Response:
     said = f"the request body is {size} bytes" if size is not None else "the request body is larger than that"
-    return (
+    detail = (
         f"{said}; the server accepts at most {limit} bytes (setting max_body_bytes, "
         "SUANLI_MAX_BODY_BYTES); send fewer jobs per request"
     )
+    return problem_response(413, detail, slug="body-too-large")
 
 
 class BodyLimit:
@@ -45,7 +47,7 @@ class BodyLimit:
                     return
                 break
         if declared is not None and declared > self.max_bytes:
-            await problem_response(413, _too_large(declared, self.max_bytes))(scope, receive, send)
+            await _too_large(declared, self.max_bytes)(scope, receive, send)
             return
 
         messages: list[Message] = []
@@ -57,7 +59,7 @@ class BodyLimit:
                 break
             total += len(message.get("body", b""))
             if total > self.max_bytes:
-                await problem_response(413, _too_large(None, self.max_bytes))(scope, receive, send)
+                await _too_large(None, self.max_bytes)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break

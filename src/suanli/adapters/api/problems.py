@@ -7,11 +7,14 @@ Domain errors map to statuses here and nowhere else:
 | NotFound                                | 404    |
 | Conflict, StaleVersion, IllegalTransition | 409  |
 | InvalidSpec, request validation         | 422    |
-| QuotaExceeded                           | 403 (as Kubernetes answers an exceeded ResourceQuota; 429 means "slow down", which retrying does not fix) |
+| QuotaExceeded                           | 403    |
 | Forbidden                               | 403    |
 | malformed JSON                          | 400    |
 | body too large, batch too long          | 413    |
 | anything unexpected                     | 500, logged, no traceback in the body |
+
+QuotaExceeded is 403, as Kubernetes answers an exceeded ResourceQuota: 429 tells a client to slow
+down and retry, which does not help when the quota itself is spent.
 """
 
 from __future__ import annotations
@@ -134,9 +137,7 @@ def _json_error(exc: RequestValidationError) -> Response | None:
                 column = pos - (text.rfind("\n", 0, pos) + 1) + 1
                 where = f" at line {line}, column {column}"
             reason = ctx.get("error", "invalid JSON")
-            return problem_response(
-                400, f"the request body is not valid JSON: {reason}{where}", slug="malformed-json"
-            )
+            return problem_response(400, f"the request body is not valid JSON: {reason}{where}", slug="malformed-json")
     return None
 
 
@@ -145,10 +146,15 @@ async def _on_request_validation(request: Request, exc: Exception) -> Response:
     malformed = _json_error(exc)
     if malformed is not None:
         return malformed
+    for error in exc.errors():
+        if tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes):
+            # FastAPI passes a body it did not parse as JSON (another Content-Type) through as bytes.
+            return problem_response(
+                415, "send the body as JSON with the header Content-Type: application/json", slug="not-json"
+            )
     errors = field_errors(exc.errors())
-    return problem_response(
-        422, _summary(errors) if errors else "invalid request", title="Invalid request", slug="validation", errors=errors
-    )
+    detail = _summary(errors) if errors else "invalid request"
+    return problem_response(422, detail, title="Invalid request", slug="validation", errors=errors)
 
 
 async def _on_pydantic_validation(request: Request, exc: Exception) -> Response:
@@ -158,6 +164,9 @@ async def _on_pydantic_validation(request: Request, exc: Exception) -> Response:
 
 
 def status_for(error: SuanliError) -> int:
+    override = getattr(error, "http_status", None)  # an API-level error may name its own status
+    if isinstance(override, int):
+        return override
     for cls, status in _STATUS:
         if isinstance(error, cls):
             return status

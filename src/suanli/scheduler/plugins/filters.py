@@ -65,6 +65,7 @@ class FitFilter(FilterPlugin):
 
     name = "fit"
     dynamic = True
+    monotonic = True
 
     def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
         pool, slots = candidate.pool, candidate.slots
@@ -80,16 +81,15 @@ class FitFilter(FilterPlugin):
         return None
 
     def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        # The hot path of every cycle: cheapest test first, words only on failure.
         pool, slots, nodes = candidate.pool, candidate.slots, shape.nodes
-        unit = _unit(pool.accelerator)
         if pool.free_total < slots * nodes:
-            return f"needs {slots * nodes} {unit}, {pool.free_total} free"
+            return f"needs {slots * nodes} {_unit(pool.accelerator)}, {pool.free_total} free"
         if nodes == 1:
-            best = pool.max_free_on_a_node()
-            if best >= slots:
+            if pool.buckets[slots] or (best := pool.max_free_on_a_node()) >= slots:
                 return None
-            return f"needs {slots} {unit} on one node, at most {best} free on any node"
+            return f"needs {slots} {_unit(pool.accelerator)} on one node, at most {best} free on any node"
         have = pool.nodes_with(slots)
         if have >= nodes:
             return None
-        return f"needs {nodes} nodes with {slots} {unit} free each, {have} have"
+        return f"needs {nodes} nodes with {slots} {_unit(pool.accelerator)} free each, {have} have"

@@ -25,7 +25,10 @@ from suanli.services.ports import JobFilter
 
 
 class BatchTooLarge(InvalidSpec):
-    """Mapped to 413 by the app: the batch is well-formed but longer than the server accepts."""
+    """The batch is well-formed but longer than the server accepts."""
+
+    http_status = 413
+    title = "Too many jobs in one request"
 
 
 def parse_statuses(values: list[str]) -> frozenset[JobStatus]:

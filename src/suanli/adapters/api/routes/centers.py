@@ -1,0 +1,80 @@
+"""/api/v1/centers: register, list, show with capacity, resize pools, drain, resume, delete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from suanli.adapters.api.responses import json_response, problem_docs
+from suanli.adapters.api.schemas import CenterListOut, CenterOut, PoolsIn
+from suanli.composition import Container
+from suanli.domain.centers import Center, CenterSpec, CenterState
+
+
+def centers_router(container: Container) -> APIRouter:
+    router = APIRouter(prefix="/centers", tags=["centers"])
+    centers = container.centers
+
+    def free_by_pool() -> dict[tuple[str, str], int]:
+        snapshot = container.scheduling.snapshot()
+        return {(pool.center, pool.name): pool.free_total for pool in snapshot.pools}
+
+    def out(center: Center) -> Response:
+        return json_response(CenterOut.from_center(center, free_by_pool()))
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=CenterOut,
+        responses=problem_docs(400, 409, 422),
+        summary="Register a center",
+    )
+    def add_center(spec: CenterSpec) -> Response:
+        center = centers.add(spec)
+        return json_response(CenterOut.from_center(center, free_by_pool()), 201)
+
+    @router.get("", response_model=CenterListOut, summary="List centers with their capacity")
+    def list_centers() -> Response:
+        free = free_by_pool()
+        listed = [CenterOut.from_center(c, free) for c in centers.list()]
+        return json_response(CenterListOut.model_construct(centers=listed))
+
+    @router.get("/{name}", response_model=CenterOut, responses=problem_docs(404), summary="Show a center")
+    def get_center(name: str) -> Response:
+        return out(centers.get(name))
+
+    @router.put(
+        "/{name}/pools",
+        response_model=CenterOut,
+        responses=problem_docs(400, 404, 409, 422),
+        summary="Replace a center's pools",
+    )
+    def set_pools(name: str, body: PoolsIn) -> Response:
+        return out(centers.set_pools(name, body.pools))
+
+    @router.post(
+        "/{name}/drain",
+        response_model=CenterOut,
+        responses=problem_docs(404, 409),
+        summary="Stop placing new work on a center; what runs there goes on",
+    )
+    def drain_center(name: str) -> Response:
+        return out(centers.drain(name))
+
+    @router.post(
+        "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409), summary="Take new work again"
+    )
+    def resume_center(name: str) -> Response:
+        return out(centers.set_state(name, CenterState.ONLINE))
+
+    @router.delete(
+        "/{name}",
+        status_code=204,
+        responses=problem_docs(404, 409),
+        summary="Remove a center (refused while jobs are active there)",
+    )
+    def delete_center(name: str) -> Response:
+        centers.delete(name)
+        return Response(status_code=204)
+
+    return router

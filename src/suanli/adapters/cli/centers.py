@@ -1,0 +1,194 @@
+"""`suanli center ...`: register and manage compute centers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+
+from suanli.adapters.cli.output import (
+    EXIT_BAD_INPUT,
+    OutputOption,
+    centers_table,
+    error,
+    fields_table,
+    out,
+    pools_table,
+    print_json,
+    state,
+    styled,
+)
+from suanli.client import CenterOut, load_center_spec, load_pools
+from suanli.domain.centers import Backend, CenterKind, CenterSpec
+
+app = typer.Typer(
+    name="center",
+    help="Register and manage compute centers (算力中心).\n\nExample: suanli center list",
+    no_args_is_help=True,
+)
+
+
+def show(center: CenterOut) -> None:
+    out.print(
+        fields_table(
+            [
+                ("name", escape(center.name)),
+                ("owner", escape(center.owner)),
+                ("kind", center.kind),
+                ("region", escape(center.region)),
+                ("backend", center.backend),
+                ("state", styled(center.state)),
+                ("accelerators", f"{center.free_accelerators} free of {center.total_accelerators}"),
+            ]
+        )
+    )
+    if center.pools:
+        out.print(pools_table(center))
+
+
+def emit(ctx: typer.Context, center: CenterOut, output: Any) -> None:
+    if state(ctx, output).json:
+        print_json(center)
+    else:
+        show(center)
+
+
+def _quick_spec(values: dict[str, Any]) -> CenterSpec:
+    """A center with one pool, from flags."""
+    pool = {k: values.pop(k) for k in list(values) if k.startswith("pool_")}
+    pool = {k.removeprefix("pool_"): v for k, v in pool.items() if v is not None}
+    data = {k: v for k, v in values.items() if v is not None}
+    if pool:
+        pool.setdefault("name", "default")
+        data["pools"] = [pool]
+    try:
+        return CenterSpec.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for item in e.errors():
+            loc = ".".join(str(p) for p in item["loc"])
+            lines.append(f"{loc}: {str(item['msg']).removeprefix('Value error, ')}")
+        raise error("the center flags are incomplete or invalid", lines, code=EXIT_BAD_INPUT) from None
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="a YAML file holding one center spec")] = None,
+    name: Annotated[str | None, typer.Option(help="center name (without FILE)")] = None,
+    owner: Annotated[str | None, typer.Option(help="the organization that runs it")] = None,
+    kind: Annotated[CenterKind | None, typer.Option(help="ai, hpc, general or edge")] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    backend: Annotated[Backend | None, typer.Option()] = None,
+    pool: Annotated[str | None, typer.Option(help="name of the single pool")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="accelerator model of the pool, e.g. A100-80G")] = None,
+    per_node: Annotated[int | None, typer.Option(help="accelerators per node")] = None,
+    nodes: Annotated[int | None, typer.Option(help="nodes in the pool")] = None,
+    cpus: Annotated[int | None, typer.Option(help="CPU cores per node")] = None,
+    memory: Annotated[float | None, typer.Option(help="memory per node in GB")] = None,
+    price: Annotated[float | None, typer.Option(help="CNY per accelerator-hour")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Register a center from a YAML file, or one with a single pool from flags.
+
+    Examples: suanli center add examples/centers/qingdao.yaml
+
+    suanli center add --name lab --owner "My Lab" --kind ai --region qingdao --accelerator A100 --per-node 8 --nodes 2 --cpus 64 --memory 512 --price 12
+    """  # noqa: E501
+    if file is not None:
+        spec = load_center_spec(file)
+    else:
+        spec = _quick_spec(
+            {
+                "name": name,
+                "owner": owner,
+                "kind": kind,
+                "region": region,
+                "backend": backend,
+                "pool_name": pool,
+                "pool_accelerator": accelerator,
+                "pool_accelerators_per_node": per_node,
+                "pool_nodes": nodes,
+                "pool_cpus_per_node": cpus,
+                "pool_memory_gb_per_node": memory,
+                "pool_price_per_accelerator_hour": price,
+            }
+        )
+    emit(ctx, state(ctx, output).client().add_center(spec), output)
+
+
+@app.command("list")
+def list_centers(ctx: typer.Context, output: OutputOption = None) -> None:
+    """List centers with their state and free accelerators.
+
+    Example: suanli center list -o json
+    """
+    current = state(ctx, output)
+    centers = current.client().list_centers()
+    if current.json:
+        print_json(centers)
+    elif centers:
+        out.print(centers_table(centers))
+    else:
+        out.print("no centers yet; add one with `suanli center add FILE.yaml`")
+
+
+@app.command("show")
+def show_center(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="center name")], output: OutputOption = None
+) -> None:
+    """Show a center and its pools, with free and total accelerators per pool.
+
+    Example: suanli center show qingdao-ai
+    """
+    emit(ctx, state(ctx, output).client().get_center(name), output)
+
+
+@app.command("pools")
+def set_pools(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="center name")],
+    file: Annotated[Path, typer.Argument(help="YAML: a list of pools, or `pools:` holding one")],
+    output: OutputOption = None,
+) -> None:
+    """Replace a center's pools with those in a YAML file.
+
+    Example: suanli center pools qingdao-ai pools.yaml
+    """
+    pools = load_pools(file)
+    emit(ctx, state(ctx, output).client().set_pools(name, pools), output)
+
+
+@app.command("drain")
+def drain(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
+    """Stop placing new jobs on a center; jobs already there go on.
+
+    Example: suanli center drain qingdao-ai
+    """
+    emit(ctx, state(ctx, output).client().drain_center(name), output)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
+    """Let a drained center take new jobs again.
+
+    Example: suanli center resume qingdao-ai
+    """
+    emit(ctx, state(ctx, output).client().resume_center(name), output)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
+    """Remove a center (refused while jobs are scheduled or running there).
+
+    Example: suanli center delete old-site
+    """
+    current = state(ctx, output)
+    current.client().delete_center(name)
+    if current.json:
+        print_json({"deleted": name})
+    else:
+        out.print(f"deleted center {escape(name)}")

@@ -1,0 +1,194 @@
+"""`suanli submit`, `suanli jobs` and `suanli job ...`: submit work and follow it."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.markup import escape
+
+from suanli.adapters.cli.output import (
+    EXIT_BAD_INPUT,
+    OutputOption,
+    error,
+    fields_table,
+    jobs_table,
+    note,
+    out,
+    print_json,
+    state,
+    styled,
+    when,
+)
+from suanli.client import JobOut, load_job_specs
+from suanli.domain.errors import InvalidSpec
+from suanli.domain.jobs import JobSpec
+from suanli.settings import load_settings
+
+job_app = typer.Typer(
+    name="job",
+    help="Inspect one job: show, explain, cancel.\n\nExample: suanli job explain 42",
+    no_args_is_help=True,
+)
+
+
+def _dry_run(file: Path, specs: list[JobSpec], as_json: bool) -> None:
+    catalog = load_settings().catalog()
+    canonical: list[JobSpec] = []
+    problems: list[str] = []
+    for index, spec in enumerate(specs, start=1):
+        try:
+            canonical.append(spec.canonical(catalog))
+        except InvalidSpec as e:
+            where = f"{e.field}: " if e.field else ""
+            problems.append(f"job {index} {spec.name!r}: {where}{e.message}")
+    if problems:
+        raise error(f"{file}: {len(problems)} invalid job(s)", problems, code=EXIT_BAD_INPUT)
+    dumped = [spec.model_dump(mode="json") for spec in canonical]
+    if as_json:
+        print_json(dumped)
+    else:
+        out.print(escape(yaml.safe_dump_all(dumped, sort_keys=False, allow_unicode=True)), end="")
+    note(f"{len(canonical)} job(s) valid; nothing was submitted (--dry-run)")
+
+
+def submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="YAML: one job, a list, `jobs:` holding a list, or several documents")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate here and print the canonical specs")] = False,
+    output: OutputOption = None,
+) -> None:
+    """Submit the jobs in a YAML file: all of them are accepted, or none.
+
+    Examples: suanli submit examples/jobs/train.yaml
+
+    suanli submit jobs.yaml --dry-run   (checks the file without a server)
+    """
+    current = state(ctx, output)
+    specs = load_job_specs(file)
+    if dry_run:
+        _dry_run(file, specs, current.json)
+        return
+    client = current.client()
+    jobs = [client.submit(specs[0])] if len(specs) == 1 else client.submit_many(specs)
+    if current.json:
+        print_json(jobs)
+    else:
+        out.print(jobs_table(jobs))
+        note(f"submitted {len(jobs)} job(s); follow them with `suanli jobs` or `suanli job explain ID`")
+
+
+def list_jobs(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", "-s", help="PENDING, RUNNING, ...: repeat or separate with commas")
+    ] = None,
+    center: Annotated[str | None, typer.Option(help="jobs placed on this center")] = None,
+    name: Annotated[str | None, typer.Option(help="jobs whose name starts with this")] = None,
+    label: Annotated[str | None, typer.Option(help="KEY=VALUE")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="jobs per page")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="every matching job, page after page")] = False,
+    output: OutputOption = None,
+) -> None:
+    """List jobs, newest first.
+
+    Examples: suanli jobs --status PENDING,SCHEDULED --center qingdao-ai
+
+    suanli jobs --all -o json
+    """
+    current = state(ctx, output)
+    client = current.client()
+    filters = {"status": status or None, "center": center, "name": name, "label": label}
+    next_cursor: str | None = None
+    if all_pages:
+        jobs = list(client.iter_jobs(**filters, page_size=limit))  # type: ignore[arg-type]
+    else:
+        page = client.list_jobs(**filters, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+        jobs, next_cursor = page.jobs, page.next_cursor
+    if current.json:
+        print_json({"jobs": jobs, "next_cursor": next_cursor})
+        return
+    if jobs:
+        out.print(jobs_table(jobs))
+    else:
+        out.print("no jobs match")
+    if next_cursor is not None:
+        note(f"more jobs: add --cursor {next_cursor}, or --all")
+
+
+def _show(job: JobOut) -> None:
+    spec = job.spec
+    command = spec.command if isinstance(spec.command, str) else shlex.join(spec.command)
+    rows = [
+        ("id", str(job.id)),
+        ("name", escape(job.name)),
+        ("status", styled(job.status)),
+        ("priority", str(job.priority)),
+        ("attempts", str(job.attempts)),
+        ("tenant", escape(job.tenant_id)),
+        ("submitted", when(job.submitted_at)),
+        ("updated", when(job.updated_at)),
+        ("command", escape(command)),
+        ("asks for", escape(f"{spec.nodes} node(s) x " + " or ".join(str(a) for a in spec.alternatives()))),
+    ]
+    if job.placement is not None:
+        p = job.placement
+        rows.append(("placed on", escape(f"{p.center}/{p.pool} nodes {list(p.node_indices)} ({p.accelerator})")))
+        rows.append(("price", f"{p.price_per_hour:g} CNY/hour"))
+    if job.message:
+        rows.append(("message", escape(job.message)))
+    if spec.labels:
+        rows.append(("labels", escape(", ".join(f"{k}={v}" for k, v in spec.labels.items()))))
+    out.print(fields_table(rows))
+
+
+@job_app.command("show")
+def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], output: OutputOption = None) -> None:
+    """Show a job: status, placement, what it asks for.
+
+    Example: suanli job show 42
+    """
+    current = state(ctx, output)
+    job = current.client().get_job(job_id)
+    if current.json:
+        print_json(job)
+    else:
+        _show(job)
+
+
+@job_app.command("explain")
+def explain(
+    ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], output: OutputOption = None
+) -> None:
+    """Why a job is where it is, or why it still waits, center by center.
+
+    Example: suanli job explain 42
+    """
+    current = state(ctx, output)
+    answer = current.client().explain_job(job_id)
+    if current.json:
+        print_json(answer)
+        return
+    out.print(f"job {answer.job_id} is {styled(answer.status)}")
+    for reason in answer.reasons:
+        out.print(f"  - {escape(reason)}")
+
+
+@job_app.command("cancel")
+def cancel(
+    ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], output: OutputOption = None
+) -> None:
+    """Cancel a job that has not finished.
+
+    Example: suanli job cancel 42
+    """
+    current = state(ctx, output)
+    job = current.client().cancel_job(job_id)
+    if current.json:
+        print_json(job)
+    else:
+        out.print(f"cancelled job {job.id} ({escape(job.name)})")

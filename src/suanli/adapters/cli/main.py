@@ -1,0 +1,149 @@
+"""The `suanli` command: a server, and a client of it for people and scripts.
+
+Exit codes: 0 done, 1 the server refused or failed, 2 bad input, 3 cannot reach the server.
+Errors print one red line (and field lines) to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from suanli.adapters.cli import centers, jobs
+from suanli.adapters.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_CANNOT_CONNECT,
+    EXIT_SERVER,
+    Output,
+    State,
+    error,
+    out,
+)
+from suanli.client import SpecFileError, SuanliApiError, SuanliConnectionError
+from suanli.domain.errors import SuanliError
+
+BAD_INPUT_STATUSES = frozenset({400, 413, 422})
+
+log = logging.getLogger("suanli.cli")
+
+
+def _report(exc: Exception) -> typer.Exit:
+    if isinstance(exc, SuanliApiError):
+        code = EXIT_BAD_INPUT if exc.status in BAD_INPUT_STATUSES else EXIT_SERVER
+        lines = [f"{e.field}: {e.message}" for e in exc.errors]
+        return error(f"{exc.detail or exc.title} (HTTP {exc.status} {exc.title})", lines, code=code)
+    if isinstance(exc, SuanliConnectionError):
+        return error(str(exc), code=EXIT_CANNOT_CONNECT)
+    if isinstance(exc, SpecFileError):
+        if len(exc.errors) == 1:
+            return error(str(exc), code=EXIT_BAD_INPUT)
+        lines = [f"{where}: {message}" if where else message for where, message in exc.errors]
+        return error(f"{exc.path}: {len(exc.errors)} problems", lines, code=EXIT_BAD_INPUT)
+    if isinstance(exc, SuanliError):
+        where = f"{exc.field}: " if exc.field else ""
+        return error(f"{where}{exc.message}", code=EXIT_BAD_INPUT)
+    log.debug("unexpected error", exc_info=exc)
+    return error(f"unexpected {type(exc).__name__}: {exc} (set SUANLI_DEBUG=1 for the traceback)", code=EXIT_SERVER)
+
+
+class FriendlyGroup(TyperGroup):
+    """Turns every error a command raises into one readable line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit):
+            raise
+        except Exception as exc:
+            if os.environ.get("SUANLI_DEBUG"):
+                raise
+            raise _report(exc) from None
+
+
+app = typer.Typer(
+    name="suanli",
+    cls=FriendlyGroup,
+    help=(
+        "Suanli (算力): place AI work on the compute centers of a region.\n\n"
+        "Example: suanli server & suanli center add center.yaml && suanli submit job.yaml && suanli jobs"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(centers.app, name="center")
+app.add_typer(jobs.job_app, name="job")
+app.command("submit")(jobs.submit)
+app.command("jobs")(jobs.list_jobs)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", envvar="SUANLI_SERVER", help="the server's URL [default: http://127.0.0.1:8642]"),
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table for people, json for scripts")] = Output.table,
+) -> None:
+    """Suanli (算力): place AI work on the compute centers of a region."""
+    ctx.obj = State(server=server, output=output)
+
+
+@app.command("server")
+def server(
+    host: Annotated[str | None, typer.Option(help="address to listen on [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on [default: 8642]")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="e.g. postgresql://user@host/suanli [default: SQLite under the home]")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="state and config folder [default: $SUANLI_HOME or ~/.suanli]")
+    ] = None,
+) -> None:
+    """Run the Suanli server: the REST API and the scheduler.
+
+    Example: suanli server --port 8642 --database-url postgresql://suanli@db/suanli
+    """
+    import uvicorn
+
+    from suanli.adapters.api.app import create_app
+    from suanli.composition import build_container
+    from suanli.settings import load_settings
+
+    overrides = {
+        k: v
+        for k, v in {"host": host, "port": port, "database_url": database_url, "home": home}.items()
+        if v is not None
+    }
+    settings = load_settings(**overrides)
+    container = build_container(settings)
+    application = create_app(container)
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{shown_host}:{settings.port}"
+    database = settings.resolved_database_url.split("://", 1)[0]
+    out.print(
+        escape(f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home})")
+    )
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+def _version() -> str:
+    import suanli
+
+    return suanli.__version__
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

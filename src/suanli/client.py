@@ -1,0 +1,393 @@
+"""The Python SDK: a typed client for the Suanli REST API, and job files in YAML.
+
+    from suanli.client import SuanliClient, load_job_specs
+
+    with SuanliClient() as client:              # $SUANLI_SERVER, else http://127.0.0.1:8642
+        jobs = client.submit_many(load_job_specs("jobs.yaml"))
+        print(client.explain_job(jobs[0].id).reasons)
+
+Responses are the API's own schemas (``suanli.adapters.api.schemas``), parsed and typed. A
+problem answer raises ``SuanliApiError``; a server that cannot be reached, ``SuanliConnectionError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from suanli.adapters.api.schemas import (
+    CenterListOut,
+    CenterOut,
+    ExplainOut,
+    FieldError,
+    HealthOut,
+    JobListOut,
+    JobOut,
+    JobPageOut,
+)
+from suanli.domain.centers import CenterSpec, Pool
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+
+__all__ = [
+    "DEFAULT_SERVER",
+    "CenterOut",
+    "ExplainOut",
+    "FieldError",
+    "HealthOut",
+    "JobOut",
+    "JobPageOut",
+    "SpecFileError",
+    "SuanliApiError",
+    "SuanliClient",
+    "SuanliClientError",
+    "SuanliConnectionError",
+    "load_job_specs",
+    "read_yaml_items",
+]
+
+DEFAULT_SERVER = "http://127.0.0.1:8642"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SuanliClientError(Exception):
+    """Base of the errors the SDK raises."""
+
+
+class SuanliApiError(SuanliClientError):
+    """The server answered with a problem (RFC 9457)."""
+
+    def __init__(self, status: int, title: str, detail: str = "", errors: Sequence[FieldError] = ()) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.title} (HTTP {self.status})"
+        if self.detail:
+            text += f": {self.detail}"
+        for error in self.errors:
+            text += f"\n  {error.field}: {error.message}"
+        return text
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> SuanliApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return cls(response.status_code, response.reason_phrase or "HTTP error", response.text[:300].strip())
+        errors = [
+            FieldError(field=str(e.get("field", "")), message=str(e.get("message", "")))
+            for e in body.get("errors") or ()
+            if isinstance(e, dict)
+        ]
+        title = str(body.get("title") or response.reason_phrase or "HTTP error")
+        return cls(int(body.get("status") or response.status_code), title, str(body.get("detail") or ""), errors)
+
+
+class SuanliConnectionError(SuanliClientError):
+    """The server could not be reached, or stopped answering."""
+
+
+class SpecFileError(SuanliClientError, ValueError):
+    """A YAML file that is malformed or holds an invalid spec. ``errors`` lists (where, message)."""
+
+    def __init__(self, path: str | Path, errors: Sequence[tuple[str, str]]) -> None:
+        self.path = str(path)
+        self.errors = list(errors)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.errors) == 1:
+            where, message = self.errors[0]
+            return f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}"
+        lines = [f"{self.path}: {len(self.errors)} problems"]
+        lines += [f"  {where}: {message}" if where else f"  {message}" for where, message in self.errors]
+        return "\n".join(lines)
+
+
+# -- the client -----------------------------------------------------------------------------------
+
+
+def _payload(value: BaseModel | Mapping[str, Any]) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
+
+
+def _statuses(status: str | JobStatus | Iterable[str | JobStatus] | None) -> list[str]:
+    if status is None:
+        return []
+    if isinstance(status, str):
+        return [status]
+    return [str(s) for s in status]
+
+
+def _label(label: str | tuple[str, str] | None) -> str | None:
+    if label is None or isinstance(label, str):
+        return label
+    return f"{label[0]}={label[1]}"
+
+
+class SuanliClient:
+    def __init__(
+        self, server: str | None = None, *, timeout: float = 30, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.server = (server or os.environ.get("SUANLI_SERVER") or DEFAULT_SERVER).rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.server}/api/v1", timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SuanliClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        content = json.dumps(body).encode() if body is not None else None
+        all_headers = {"content-type": "application/json", **(headers or {})} if content is not None else headers
+        try:
+            response = self._http.request(method, path, content=content, params=params, headers=all_headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise SuanliConnectionError(
+                f"cannot reach the Suanli server at {self.server}: {error}; "
+                "start it with `suanli server` or set SUANLI_SERVER"
+            ) from None
+        except httpx.TransportError as error:
+            raise SuanliConnectionError(
+                f"the Suanli server at {self.server} did not answer: {type(error).__name__}: {error}"
+            ) from None
+        if response.status_code >= 400:
+            raise SuanliApiError.from_response(response)
+        return response
+
+    def _get(self, model: type[M], path: str, **kwargs: Any) -> M:
+        return model.model_validate_json(self._request("GET", path, **kwargs).content)
+
+    def _post(self, model: type[M], path: str, **kwargs: Any) -> M:
+        return model.model_validate_json(self._request("POST", path, **kwargs).content)
+
+    # -- health -----------------------------------------------------------------------------------
+    def health(self) -> HealthOut:
+        return self._get(HealthOut, "/health")
+
+    # -- centers ----------------------------------------------------------------------------------
+    def add_center(self, spec: CenterSpec | Mapping[str, Any]) -> CenterOut:
+        return self._post(CenterOut, "/centers", body=_payload(spec))
+
+    def list_centers(self) -> list[CenterOut]:
+        return self._get(CenterListOut, "/centers").centers
+
+    def get_center(self, name: str) -> CenterOut:
+        return self._get(CenterOut, f"/centers/{name}")
+
+    def set_pools(self, name: str, pools: Iterable[Pool | Mapping[str, Any]]) -> CenterOut:
+        body = {"pools": [_payload(p) for p in pools]}
+        return CenterOut.model_validate_json(self._request("PUT", f"/centers/{name}/pools", body=body).content)
+
+    def drain_center(self, name: str) -> CenterOut:
+        return self._post(CenterOut, f"/centers/{name}/drain")
+
+    def resume_center(self, name: str) -> CenterOut:
+        return self._post(CenterOut, f"/centers/{name}/resume")
+
+    def delete_center(self, name: str) -> None:
+        self._request("DELETE", f"/centers/{name}")
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def submit(self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None) -> JobOut:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._post(JobOut, "/jobs", body=_payload(spec), headers=headers)
+
+    def submit_many(
+        self, specs: Iterable[JobSpec | Mapping[str, Any]], idempotency_keys: Sequence[str | None] | None = None
+    ) -> list[JobOut]:
+        """All jobs are stored, or none (the server checks every one first)."""
+        items = [_payload(s) for s in specs]
+        if idempotency_keys is not None:
+            if len(idempotency_keys) != len(items):
+                raise ValueError("give one idempotency key per job, or none")
+            for item, key in zip(items, idempotency_keys, strict=True):
+                if key is not None:
+                    item["idempotency_key"] = key
+        return self._post(JobListOut, "/jobs/batch", body={"jobs": items}).jobs
+
+    def list_jobs(
+        self,
+        *,
+        status: str | JobStatus | Iterable[str | JobStatus] | None = None,
+        center: str | None = None,
+        name: str | None = None,
+        label: str | tuple[str, str] | None = None,
+        limit: int = 100,
+        cursor: str | int | None = None,
+    ) -> JobPageOut:
+        """One page, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
+        params: dict[str, Any] = {"limit": limit}
+        if statuses := _statuses(status):
+            params["status"] = statuses
+        for key, value in (("center", center), ("name", name), ("label", _label(label)), ("cursor", cursor)):
+            if value is not None:
+                params[key] = str(value)
+        return self._get(JobPageOut, "/jobs", params=params)
+
+    def iter_jobs(
+        self,
+        *,
+        status: str | JobStatus | Iterable[str | JobStatus] | None = None,
+        center: str | None = None,
+        name: str | None = None,
+        label: str | tuple[str, str] | None = None,
+        page_size: int = 500,
+    ) -> Iterator[JobOut]:
+        """Every matching job, following cursors page by page."""
+        statuses = _statuses(status)
+        cursor: str | None = None
+        while True:
+            page = self.list_jobs(
+                status=statuses, center=center, name=name, label=label, limit=page_size, cursor=cursor
+            )
+            yield from page.jobs
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def get_job(self, job_id: int) -> JobOut:
+        return self._get(JobOut, f"/jobs/{int(job_id)}")
+
+    def cancel_job(self, job_id: int) -> JobOut:
+        return self._post(JobOut, f"/jobs/{int(job_id)}/cancel")
+
+    def explain_job(self, job_id: int) -> ExplainOut:
+        return self._get(ExplainOut, f"/jobs/{int(job_id)}/explain")
+
+
+# -- YAML files -----------------------------------------------------------------------------------
+
+
+def _loc_text(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _node_at(node: yaml.Node, loc: Sequence[int | str]) -> yaml.Node:
+    """The YAML node a validation error points at (as deep as the path can be followed)."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+    return node
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def read_yaml_items(path: str | Path, wrapper_key: str) -> list[tuple[yaml.Node, Any]]:
+    """The items of a YAML file as (node, value): one mapping, a list, a ``wrapper_key:`` mapping
+    holding a list, or several documents of those. Raises SpecFileError naming the line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecFileError(file, [("", f"cannot read the file: {error.strerror or error}")]) from None
+    except UnicodeDecodeError:
+        raise SpecFileError(file, [("", "the file is not UTF-8 text")]) from None
+    loader = yaml.SafeLoader(text)
+    items: list[tuple[yaml.Node, Any]] = []
+    try:
+        while loader.check_node():
+            document = loader.get_node()
+            if document is None:
+                continue
+            if isinstance(document, yaml.MappingNode):
+                keys = [k.value for k, _ in document.value if isinstance(k, yaml.ScalarNode)]
+                if wrapper_key in keys:
+                    if keys != [wrapper_key]:
+                        where = f"line {_line(document)}"
+                        raise SpecFileError(file, [(where, f"a mapping with `{wrapper_key}:` may hold nothing else")])
+                    document = _node_at(document, [wrapper_key])
+            nodes = document.value if isinstance(document, yaml.SequenceNode) else [document]
+            items += [(node, loader.construct_document(node)) for node in nodes]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise SpecFileError(file, [(where, f"malformed YAML: {problem}")]) from None
+    finally:
+        loader.dispose()
+    return items
+
+
+def _validate_items(path: str | Path, kind: str, model: type[M], items: list[tuple[yaml.Node, Any]]) -> list[M]:
+    valid: list[M] = []
+    errors: list[tuple[str, str]] = []
+    for index, (node, value) in enumerate(items, start=1):
+        named = f" {value.get('name')!r}" if isinstance(value, dict) and value.get("name") else ""
+        where = f"{kind} {index}{named} (line {_line(node)})"
+        if not isinstance(value, dict):
+            errors.append((where, f"expected a mapping of {kind} fields, found {type(value).__name__}"))
+            continue
+        try:
+            valid.append(model.model_validate(value))
+        except ValidationError as error:
+            for e in error.errors():
+                loc = e.get("loc", ())
+                message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+                field = _loc_text(loc)
+                line = _line(_node_at(node, loc))
+                errors.append((f"{kind} {index}{named}, line {line}", f"{field}: {message}" if field else message))
+    if errors:
+        raise SpecFileError(path, errors)
+    if not valid:
+        raise SpecFileError(path, [("", f"the file holds no {kind}")])
+    return valid
+
+
+def load_job_specs(path: str | Path) -> list[JobSpec]:
+    """Job specs from a YAML file: one job, a list of jobs, a ``jobs:`` mapping, or several documents.
+
+    Raises SpecFileError naming the file, the job (index and name), the line and the field.
+    """
+    return _validate_items(path, "job", JobSpec, read_yaml_items(path, "jobs"))
+
+
+def load_center_spec(path: str | Path) -> CenterSpec:
+    items = read_yaml_items(path, "center")
+    if len(items) != 1:
+        raise SpecFileError(path, [("", f"expected one center, found {len(items)}")])
+    return _validate_items(path, "center", CenterSpec, items)[0]
+
+
+def load_pools(path: str | Path) -> list[Pool]:
+    """Pools from a YAML file: a list of pools, or a ``pools:`` mapping holding one."""
+    return _validate_items(path, "pool", Pool, read_yaml_items(path, "pools"))

@@ -1,0 +1,59 @@
+"""/api/v1/health, the OpenAPI document, and the lifespan that runs the scheduler loop."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from suanli.adapters.api import create_app
+from suanli.composition import Container
+from tests.integration.api.conftest import API, center, job
+
+
+def test_health_names_the_database_and_the_scheduler(api: TestClient, container: Container) -> None:
+    body = api.get(f"{API}/health").json()
+    expected = "postgresql" if container.store.engine.dialect.name == "postgresql" else "sqlite"
+    assert body["status"] == "ok"
+    assert body["database"] == expected
+    assert body["version"]
+    assert body["scheduler"] == {"leader": False, "cycles": 0, "last_error": ""}
+
+    container.loop.run_once()
+    assert api.get(f"{API}/health").json()["scheduler"] == {"leader": True, "cycles": 1, "last_error": ""}
+
+
+def test_openapi_and_docs_are_served(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {
+        f"{API}/health",
+        f"{API}/centers",
+        f"{API}/centers/{{name}}",
+        f"{API}/centers/{{name}}/pools",
+        f"{API}/centers/{{name}}/drain",
+        f"{API}/centers/{{name}}/resume",
+        f"{API}/jobs",
+        f"{API}/jobs/batch",
+        f"{API}/jobs/{{job_id}}",
+        f"{API}/jobs/{{job_id}}/cancel",
+        f"{API}/jobs/{{job_id}}/explain",
+    } <= paths
+    submit = spec["paths"][f"{API}/jobs"]["post"]
+    assert "201" in submit["responses"] and "422" in submit["responses"]
+    assert any(p["name"].lower() == "idempotency-key" for p in submit["parameters"])
+    assert api.get("/docs").status_code == 200
+
+
+def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Container) -> None:
+    with TestClient(create_app(container)) as client:
+        client.post(f"{API}/centers", json=center())
+        submitted = client.post(f"{API}/jobs", json=job()).json()
+        deadline = time.monotonic() + 10
+        while client.get(f"{API}/jobs/{submitted['id']}").json()["status"] == "PENDING":
+            assert time.monotonic() < deadline, "the scheduler loop never placed the job"
+            time.sleep(0.02)
+        health = client.get(f"{API}/health").json()
+        assert health["scheduler"]["leader"] is True
+        assert health["scheduler"]["cycles"] >= 1
+    assert not container.loop.is_leader
