@@ -93,7 +93,7 @@ def cli(server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # typ
     runner = CliRunner()
 
     def run(*args: str, server_url: str | None = None) -> Run:
-        result = runner.invoke(app, ["--server", server_url or server.url, *args])
+        result = runner.invoke(app, ["--server", server_url or server.url, *args], env={"COLUMNS": "200"})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Run(result.exit_code, result.stdout, result.stderr)

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -32,6 +31,14 @@ from suanli.domain.errors import SuanliError
 BAD_INPUT_STATUSES = frozenset({400, 413, 422})
 
 log = logging.getLogger("suanli.cli")
+
+try:  # newer Typer vendors Click, and its usage errors derive from TyperException
+    from typer.exceptions import TyperException as _UsageError
+except ImportError:  # pragma: no cover - older Typer on Click
+    from click import ClickException as _UsageError  # type: ignore[assignment]
+
+# Typer's own control flow (exit codes, usage errors it prints itself) passes through untouched.
+_PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, _UsageError)
 
 
 def _report(exc: Exception) -> typer.Exit:
@@ -56,10 +63,10 @@ def _report(exc: Exception) -> typer.Exit:
 class FriendlyGroup(TyperGroup):
     """Turns every error a command raises into one readable line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, typer.Exit):
+        except _PASS_THROUGH:
             raise
         except Exception as exc:
             if os.environ.get("SUANLI_DEBUG"):
@@ -72,7 +79,7 @@ app = typer.Typer(
     cls=FriendlyGroup,
     help=(
         "Suanli (算力): place AI work on the compute centers of a region.\n\n"
-        "Example: suanli server & suanli center add center.yaml && suanli submit job.yaml && suanli jobs"
+        "Example: suanli center add center.yaml && suanli submit job.yaml && suanli jobs"
     ),
     no_args_is_help=True,
     add_completion=False,
