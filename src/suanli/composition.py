@@ -48,12 +48,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     scheduling = SchedulingService(store, Scheduler(settings.profile()), catalog, clock, holder)
     loop = SchedulerLoop(scheduling, make_leader_lock(engine, holder, settings.home), settings.scheduler_interval_s)
+
+    def capacity_changed() -> None:
+        scheduling.invalidate()
+        loop.wake()
+
     return Container(
         settings=settings,
         catalog=catalog,
         store=store,
-        jobs=JobService(store, catalog, clock, on_change=loop.wake),
-        centers=CenterService(store, catalog, clock, on_change=loop.wake),
+        jobs=JobService(store, catalog, clock, on_change=loop.wake, on_release=capacity_changed),
+        centers=CenterService(store, catalog, clock, on_change=capacity_changed),
         scheduling=scheduling,
         loop=loop,
     )

@@ -15,11 +15,19 @@ from suanli.services.ports import JobFilter, JobPage, NewJob, Store
 
 
 class JobService:
-    def __init__(self, store: Store, catalog: AcceleratorCatalog, clock: Clock, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: AcceleratorCatalog,
+        clock: Clock,
+        on_change: Callable[[], None],
+        on_release: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
-        self.on_change = on_change
+        self.on_change = on_change  # something for the scheduler to look at
+        self.on_release = on_release or on_change  # ... and capacity was freed
 
     def submit(
         self,
@@ -58,6 +66,6 @@ class JobService:
                 saved = self.store.save_job(cancelled, expected_version=job.version)
             except StaleVersion:
                 continue  # the scheduler moved it meanwhile; decide again on the fresh row
-            self.on_change()
+            (self.on_release if job.status.holds_capacity else self.on_change)()
             return saved
         raise StaleVersion(f"job {job_id} kept changing while it was being cancelled; try again")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,9 @@ from suanli.domain.jobs import JobSpec
 from tests.builders import make_pool
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+# the ``submit`` fixture: submit(count, tenant=..., name=..., **spec fields) -> ids
+Submit = Callable[..., list[int]]
 
 
 def spec(name: str = "train", **fields: Any) -> JobSpec:

@@ -10,7 +10,7 @@ from suanli.domain.errors import Conflict, NotFound, StaleVersion
 from suanli.domain.job_status import JobStatus
 from suanli.services.ports import PlacementWrite
 from tests.builders import make_pool
-from tests.integration.storage.helpers import T0, center_spec, later, placement
+from tests.integration.storage.helpers import T0, Submit, center_spec, later, placement
 
 
 def test_create_get_and_list(store: SqlStore) -> None:
@@ -56,7 +56,7 @@ def test_update_from_an_old_version_is_stale(store: SqlStore) -> None:
     assert store.get_center("qd-ai-1").state is CenterState.DRAINING
 
 
-def test_delete_is_refused_while_jobs_hold_capacity_there(store: SqlStore, submit) -> None:  # type: ignore[no-untyped-def]
+def test_delete_is_refused_while_jobs_hold_capacity_there(store: SqlStore, submit: Submit) -> None:
     store.create_center(center_spec("qd-ai-1"), T0)
     store.create_center(center_spec("bj-ai"), T0)
     scheduled, running, waiting = submit(3)
@@ -74,5 +74,6 @@ def test_delete_is_refused_while_jobs_hold_capacity_there(store: SqlStore, submi
         store.save_job(job.transitioned(target, later(3)), job.version)
     store.delete_center("qd-ai-1")  # finished jobs and a waiting one do not hold it
     assert [c.name for c in store.list_centers()] == ["bj-ai"]
-    assert store.get_job(running).placement.center == "qd-ai-1"  # history keeps where it ran
+    finished = store.get_job(running).placement
+    assert finished is not None and finished.center == "qd-ai-1"  # history keeps where it ran
     assert store.get_job(waiting).status is JobStatus.PENDING

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,9 +12,7 @@ from suanli.adapters.storage.store import SqlStore
 from suanli.domain.errors import Conflict, InvalidSpec, NotFound, StaleVersion
 from suanli.domain.job_status import JobStatus
 from suanli.services.ports import JobFilter, NewJob, PlacementWrite
-from tests.integration.storage.helpers import T0, center_spec, later, placement, spec
-
-Submit = Callable[..., list[int]]
+from tests.integration.storage.helpers import T0, Submit, center_spec, later, placement, spec
 
 FULL_SPEC = spec(
     "llm-finetune",
@@ -115,7 +112,9 @@ def test_filters(store: SqlStore, submit: Submit) -> None:
     def ids(**kwargs: object) -> list[int]:
         return _all(store, JobFilter(**kwargs))  # type: ignore[arg-type]
 
-    desc = lambda xs: sorted(xs, reverse=True)  # noqa: E731
+    def desc(job_ids: list[int]) -> list[int]:
+        return sorted(job_ids, reverse=True)
+
     assert ids(tenant_id="acme") == desc(a + c)
     assert ids(statuses=frozenset({JobStatus.SCHEDULED})) == desc(placed)
     assert ids(statuses=frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED})) == desc([*placed, c[0]])
@@ -130,6 +129,7 @@ def test_filters(store: SqlStore, submit: Submit) -> None:
     assert ids(label=("team", "nlp")) == desc(a)
     assert ids(label=("team", "cv"), statuses=frozenset({JobStatus.PENDING})) == desc([b[0], b[2]])
     assert ids(label=("a.b/c", 'x"y')) == desc(a)
+    assert ids(label=("team", "nlp"), statuses=frozenset({JobStatus.PENDING, JobStatus.SCHEDULED})) == desc(a)
     assert ids(label=("team", "ops")) == []
 
 
@@ -138,10 +138,14 @@ def test_same_key_and_spec_returns_the_existing_job(store: SqlStore) -> None:
     again = store.add_jobs([NewJob("acme", FULL_SPEC, "k1"), NewJob("acme", spec("other"))], later(5))
     assert again[0] == first
     assert again[1].id > first.id
+    # the same spec written out with its defaults is the same spec
+    [plain] = store.add_jobs([NewJob("acme", spec("p"), "k2")], T0)
+    [explicit] = store.add_jobs([NewJob("acme", spec("p", priority=0, nodes=1, env={}), "k2")], T0)
+    assert explicit == plain
     # keys are per tenant
     [globex] = store.add_jobs([NewJob("globex", FULL_SPEC, "k1")], T0)
     assert globex.id != first.id
-    assert sum(store.count_jobs_by_status().values()) == 3
+    assert sum(store.count_jobs_by_status().values()) == 4
 
 
 def test_same_key_with_another_spec_is_a_conflict_and_writes_nothing(store: SqlStore, submit: Submit) -> None:

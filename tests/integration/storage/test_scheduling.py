@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from suanli.adapters.storage.store import SqlStore
 from suanli.domain.job_status import JobStatus
 from suanli.services.ports import CycleRecord, PlacementWrite
-from tests.integration.storage.helpers import center_spec, later, placement, spec
-
-Submit = Callable[..., list[int]]
+from tests.integration.storage.helpers import Submit, center_spec, later, placement, spec
 
 
 def test_pending_jobs_in_fifo_order_with_specs_only_for_unknown_ids(store: SqlStore, submit: Submit) -> None:

@@ -46,15 +46,16 @@ class PostgresLeaderLock:
         with self._mutex:
             if self._alive():
                 return True
+            # A database that cannot be reached raises here: the caller reports it and tries again.
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
                 if self.key is None:
                     self.key = leader_key(connection.execute(text("SELECT current_schema()")).scalar_one())
                 got = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
-            except DBAPIError:
-                connection.invalidate()
+            except BaseException:
+                connection.invalidate()  # whatever state it is in, it must not hold a lock in the pool
                 connection.close()
-                return False
+                raise
             if got:
                 self._connection = connection
                 return True

@@ -2,7 +2,7 @@
 
 Every public method is one transaction. Writers on SQLite begin with BEGIN IMMEDIATE (see
 engine.py), so a read followed by a write in one method never fails half-way on a lock upgrade;
-on PostgreSQL rows that are read in order to be written are locked (FOR UPDATE / FOR SHARE).
+on PostgreSQL rows that are read in order to be written are locked (FOR UPDATE / FOR KEY SHARE).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from suanli.adapters.storage import bulk, job_queries, rows
 from suanli.adapters.storage.engine import WRITE
-from suanli.adapters.storage.tables import centers, jobs, scheduler_cycles
+from suanli.adapters.storage.tables import centers, scheduler_cycles
+from suanli.adapters.storage.tables import jobs as jobs_table
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.errors import Conflict, InvalidSpec, NotFound, StaleVersion
 from suanli.domain.job import Job
@@ -113,12 +114,14 @@ class SqlStore:
     def delete_center(self, name: str) -> None:
         with self._write() as connection:
             lookup = select(centers.c.name).where(centers.c.name == name)
-            # Locking the row makes a concurrent apply_placements (which takes FOR SHARE on the
+            # Locking the row makes a concurrent apply_placements (which takes FOR KEY SHARE on the
             # centers it places on) either finish first, and be counted, or see the center gone.
             if connection.execute(lookup.with_for_update() if self._postgres else lookup).first() is None:
                 raise NotFound(f"center {name!r} not found; `suanli center list` shows the registered centers")
             active = connection.execute(
-                select(func.count()).select_from(jobs).where(jobs.c.center == name, jobs.c.status.in_(_ACTIVE))
+                select(func.count())
+                .select_from(jobs_table)
+                .where(jobs_table.c.center == name, jobs_table.c.status.in_(_ACTIVE))
             ).scalar_one()
             if active:
                 raise Conflict(
@@ -129,16 +132,16 @@ class SqlStore:
 
     # jobs -----------------------------------------------------------------------------------------
 
-    def add_jobs(self, jobs_: Sequence[NewJob], now: datetime) -> list[Job]:
-        if not jobs_:
+    def add_jobs(self, jobs: Sequence[NewJob], now: datetime) -> list[Job]:
+        if not jobs:
             return []
         now = rows.utc(now)
         # Serialise outside the transaction: it is the CPU-heavy part and needs no lock.
-        prepared = [bulk.prepare(new) for new in jobs_]
+        prepared = [bulk.prepare(new) for new in jobs]
         for attempt in range(_SUBMIT_ATTEMPTS):
             try:
                 with self._write() as connection:
-                    return self._add_jobs(connection, jobs_, prepared, now)
+                    return self._add_jobs(connection, jobs, prepared, now)
             except IntegrityError:
                 # Another process inserted one of our idempotency keys after we looked: roll back
                 # and try again; the next look finds its job and returns it (or a Conflict).
@@ -149,46 +152,35 @@ class SqlStore:
     def _add_jobs(
         self, connection: Connection, new_jobs: Sequence[NewJob], prepared: list[bulk.PreparedJob], now: datetime
     ) -> list[Job]:
-        first_with_key: dict[tuple[str, str], int] = {}  # (tenant, key) -> index of its first job
+        first_of: dict[tuple[str, str], int] = {}  # (tenant, key) -> index of the first job with it
+        source = list(range(len(new_jobs)))  # the input whose job each output is
         for i, new in enumerate(new_jobs):
             if new.idempotency_key is None:
                 continue
-            first = first_with_key.setdefault((new.tenant_id, new.idempotency_key), i)
-            if first != i and new_jobs[first].spec != new.spec:
+            source[i] = first = first_of.setdefault((new.tenant_id, new.idempotency_key), i)
+            if new_jobs[first].spec != new.spec:
                 raise Conflict(
                     f"jobs[{first}] and jobs[{i}] use the idempotency key {new.idempotency_key!r} with "
                     "different specs; give each distinct job its own key",
                     field=f"jobs[{i}]",
                 )
-        existing = job_queries.jobs_by_key(connection, list(first_with_key))
-        for (tenant, key), job in existing.items():
-            new = new_jobs[first_with_key[(tenant, key)]]
-            if job.spec != new.spec:
+        existing = job_queries.jobs_by_key(connection, list(first_of))
+        for (_, key), job in existing.items():
+            if job.spec != new_jobs[first_of[(job.tenant_id, key)]].spec:
                 raise Conflict(
                     f"the idempotency key {key!r} was already used for job {job.id} with a different "
                     "spec; resubmit that same spec, or use a new key for a new job"
                 )
-        fresh = [
-            i
-            for i, new in enumerate(new_jobs)
-            if new.idempotency_key is None
-            or ((key := (new.tenant_id, new.idempotency_key)) not in existing and first_with_key[key] == i)
-        ]
+        known = {first_of[pair]: job for pair, job in existing.items()}
+        fresh = [i for i in range(len(new_jobs)) if source[i] == i and i not in known]
         ids = bulk.insert_jobs(connection, [prepared[i] for i in fresh], now)
-        created = {i: rows.new_job(job_id, new_jobs[i], now) for i, job_id in zip(fresh, ids, strict=True)}
-        result = []
-        for i, new in enumerate(new_jobs):
-            if i in created:
-                result.append(created[i])
-                continue
-            key = (new.tenant_id, new.idempotency_key or "")
-            result.append(existing[key] if key in existing else created[first_with_key[key]])
-        return result
+        made = known | {i: rows.new_job(job_id, new_jobs[i], now) for i, job_id in zip(fresh, ids, strict=True)}
+        return [made[source[i]] for i in range(len(new_jobs))]
 
     def get_job(self, job_id: int, tenant_id: str | None = None) -> Job:
-        statement = select(*rows.JOB_COLUMNS).where(jobs.c.id == job_id)
+        statement = select(*rows.JOB_COLUMNS).where(jobs_table.c.id == job_id)
         if tenant_id is not None:
-            statement = statement.where(jobs.c.tenant_id == tenant_id)
+            statement = statement.where(jobs_table.c.tenant_id == tenant_id)
         with self._read() as connection:
             row = connection.execute(statement).first()
         if row is None:
@@ -209,8 +201,8 @@ class SqlStore:
     def save_job(self, job: Job, expected_version: int) -> Job:
         updated_at = rows.utc(job.updated_at)
         statement = (
-            update(jobs)
-            .where(jobs.c.id == job.id, jobs.c.version == expected_version)
+            update(jobs_table)
+            .where(jobs_table.c.id == job.id, jobs_table.c.version == expected_version)
             .values(
                 status=job.status.value,
                 attempts=job.attempts,
@@ -223,7 +215,7 @@ class SqlStore:
         with self._write() as connection:
             if connection.execute(statement).rowcount == 1:
                 return job.model_copy(update={"version": expected_version + 1, "updated_at": updated_at})
-            current = connection.execute(select(jobs.c.version).where(jobs.c.id == job.id)).scalar()
+            current = connection.execute(select(jobs_table.c.version).where(jobs_table.c.id == job.id)).scalar()
         if current is None:
             raise NotFound(f"job {job.id} not found")
         raise StaleVersion(
@@ -232,9 +224,9 @@ class SqlStore:
         )
 
     def count_jobs_by_status(self, tenant_id: str | None = None) -> dict[JobStatus, int]:
-        statement = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+        statement = select(jobs_table.c.status, func.count()).group_by(jobs_table.c.status)
         if tenant_id is not None:
-            statement = statement.where(jobs.c.tenant_id == tenant_id)
+            statement = statement.where(jobs_table.c.tenant_id == tenant_id)
         counts = dict.fromkeys(JobStatus, 0)
         with self._read() as connection:
             for status, count in connection.execute(statement):
@@ -249,14 +241,14 @@ class SqlStore:
 
     def active_placements(self) -> list[ActivePlacement]:
         statement = select(
-            jobs.c.id,
-            jobs.c.center,
-            jobs.c.pool,
-            jobs.c.node_indices,
-            jobs.c.accelerators_per_node,
-            jobs.c.updated_at,
-            jobs.c.time_limit,
-        ).where(jobs.c.status.in_(_ACTIVE), jobs.c.center.is_not(None))
+            jobs_table.c.id,
+            jobs_table.c.center,
+            jobs_table.c.pool,
+            jobs_table.c.node_indices,
+            jobs_table.c.accelerators_per_node,
+            jobs_table.c.updated_at,
+            jobs_table.c.time_limit,
+        ).where(jobs_table.c.status.in_(_ACTIVE), jobs_table.c.center.is_not(None))
         with self._read() as connection:
             return [
                 # An active job's last status change was into SCHEDULED or RUNNING, so updated_at
@@ -270,7 +262,7 @@ class SqlStore:
                     row.updated_at,
                     row.time_limit,
                 )
-                for row in connection.execute(statement)
+                for row in connection.execute(statement).all()
             ]
 
     def apply_placements(self, writes: Sequence[PlacementWrite], now: datetime) -> list[int]:

@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    Dialect,
     Float,
     Index,
     Integer,
@@ -24,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 
 
 class UtcDateTime(TypeDecorator[datetime]):
