@@ -327,8 +327,8 @@ def read_yaml_items(path: str | Path, wrapper_key: str) -> list[tuple[yaml.Node,
     try:
         while loader.check_node():
             document = loader.get_node()
-            if document is None:
-                continue
+            if document is None or document.tag == "tag:yaml.org,2002:null":
+                continue  # an empty document, e.g. a stray `---`
             if isinstance(document, yaml.MappingNode):
                 keys = [k.value for k, _ in document.value if isinstance(k, yaml.ScalarNode)]
                 if wrapper_key in keys:
@@ -353,7 +353,7 @@ def _validate_items(path: str | Path, kind: str, model: type[M], items: list[tup
     errors: list[tuple[str, str]] = []
     for index, (node, value) in enumerate(items, start=1):
         named = f" {value.get('name')!r}" if isinstance(value, dict) and value.get("name") else ""
-        where = f"{kind} {index}{named} (line {_line(node)})"
+        where = f"{kind} {index}{named}, line {_line(node)}"
         if not isinstance(value, dict):
             errors.append((where, f"expected a mapping of {kind} fields, found {type(value).__name__}"))
             continue

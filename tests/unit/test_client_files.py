@@ -43,7 +43,7 @@ def test_invalid_specs_name_job_field_and_line(tmp_path: Path) -> None:
     text = "- name: fine\n  command: x\n- name: wrong\n  command: x\n  resources:\n    accelerators: ['A100:0']\n"
     with pytest.raises(SpecFileError) as error:
         load_job_specs(write(tmp_path, text))
-    (where, message), = error.value.errors
+    ((where, message),) = error.value.errors
     assert where == "job 2 'wrong', line 6"
     assert message.startswith("resources.accelerators[0].count:")
 

@@ -1,5 +1,8 @@
 """A real container (SQLite in tmp_path, or a fresh PostgreSQL schema) behind FastAPI's TestClient.
 
+PostgreSQL is ``SUANLI_TEST_POSTGRES_URL`` (see tests/integration/storage/conftest.py); its cases
+are skipped only when that server does not answer.
+
 The app's lifespan is not entered, so the scheduler loop does not run on its own: a test runs
 cycles with ``container.loop.run_once()`` and sees exactly what they did.
 """
@@ -15,7 +18,7 @@ from fastapi.testclient import TestClient
 from suanli.adapters.api import create_app
 from suanli.composition import Container, build_container
 from suanli.settings import Settings
-from tests.integration.api.pg import postgres_schema_url
+from tests.integration.storage.conftest import postgres_schema_url  # one PG-schema helper for the suite
 
 API = "/api/v1"
 
@@ -25,7 +28,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Settings
     if request.param == "sqlite":
         yield Settings(home=tmp_path, scheduler_interval_s=0.05)
         return
-    with postgres_schema_url("api") as url:
+    with postgres_schema_url() as url:
         yield Settings(home=tmp_path, database_url=url, scheduler_interval_s=0.05)
 
 

@@ -14,19 +14,27 @@ from suanli.composition import Container, build_container
 from suanli.settings import Settings
 from tests.integration.api.conftest import API, job, job_count, problem
 
+JSON = {"content-type": "application/json"}
+
 
 def test_malformed_json_is_a_400_naming_the_place(api: TestClient, container: Container) -> None:
-    body = problem(
-        api.post(f"{API}/jobs", content=b'{\n  "name": "x",\n  "command": }', headers={"content-type": "application/json"}),
-        400,
-    )
+    broken = b'{\n  "name": "x",\n  "command": }'
+    body = problem(api.post(f"{API}/jobs", content=broken, headers=JSON), 400)
     assert "not valid JSON" in body["detail"]
     assert "line 3" in body["detail"]
     assert job_count(container) == 0
 
 
-def test_a_body_that_is_not_json_is_refused(api: TestClient) -> None:
-    body = problem(api.post(f"{API}/jobs", content=b"name=x", headers={"content-type": "text/plain"}), 415)
+def test_a_malformed_batch_is_a_400_and_stores_nothing(api: TestClient, container: Container) -> None:
+    body = problem(api.post(f"{API}/jobs/batch", content=b'{"jobs": [\n  {"name": }', headers=JSON), 400)
+    assert "not valid JSON" in body["detail"] and "line 2" in body["detail"]
+    problem(api.post(f"{API}/jobs/batch", content=b"", headers=JSON), 400)
+    assert job_count(container) == 0
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/batch", "/centers"])
+def test_a_body_that_is_not_json_is_refused(api: TestClient, path: str) -> None:
+    body = problem(api.post(f"{API}{path}", content=b"name=x", headers={"content-type": "text/plain"}), 415)
     assert "application/json" in body["detail"]
 
 
@@ -46,20 +54,20 @@ def test_oversize_bodies_are_refused_before_parsing(small_api) -> None:  # type:
     client, container = small_api
     big = json.dumps({"jobs": [job(f"j{i}") for i in range(40)]}).encode()
     assert len(big) > 2_000
-    declared = problem(client.post(f"{API}/jobs/batch", content=big, headers={"content-type": "application/json"}), 413)
+    declared = problem(client.post(f"{API}/jobs/batch", content=big, headers=JSON), 413)
     assert "2000 bytes" in declared["detail"]
 
     def chunks():  # type: ignore[no-untyped-def]
         for i in range(0, len(big), 500):
             yield big[i : i + 500]
 
-    streamed = client.post(f"{API}/jobs/batch", content=chunks(), headers={"content-type": "application/json"})
+    streamed = client.post(f"{API}/jobs/batch", content=chunks(), headers=JSON)
     assert "content-length" not in {k.lower() for k in streamed.request.headers}
     problem(streamed, 413)
     assert job_count(container) == 0
 
     small = json.dumps({"jobs": [job("a"), job("b")]}).encode()
-    assert client.post(f"{API}/jobs/batch", content=small, headers={"content-type": "application/json"}).status_code == 201
+    assert client.post(f"{API}/jobs/batch", content=small, headers=JSON).status_code == 201
 
 
 def test_unknown_routes_and_methods_are_problems(api: TestClient) -> None:

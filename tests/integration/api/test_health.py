@@ -6,8 +6,9 @@ import time
 
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app
+from suanli.adapters.api import create_app, create_app_from_settings
 from suanli.composition import Container
+from suanli.settings import Settings
 from tests.integration.api.conftest import API, center, job
 
 
@@ -44,6 +45,23 @@ def test_openapi_and_docs_are_served(api: TestClient) -> None:
     assert any(p["name"].lower() == "idempotency-key" for p in submit["parameters"])
     assert api.get("/docs").status_code == 200
 
+    batch_body = spec["paths"][f"{API}/jobs/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert batch_body == {"$ref": "#/components/schemas/JobBatchIn"}
+    schemas = spec["components"]["schemas"]
+    assert "idempotency_key" in schemas["BatchJobIn"]["properties"]
+    assert {"JobOut", "CenterOut", "Problem", "JobSpec", "CenterSpec"} <= set(schemas)
+    for ref in _refs(spec):
+        assert ref.removeprefix("#/components/schemas/") in schemas, f"dangling {ref}"
+
+
+def _refs(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
 
 def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Container) -> None:
     with TestClient(create_app(container)) as client:
@@ -57,3 +75,9 @@ def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Contain
         assert health["scheduler"]["leader"] is True
         assert health["scheduler"]["cycles"] >= 1
     assert not container.loop.is_leader
+
+
+def test_an_app_from_settings_serves_and_stops(settings: Settings) -> None:
+    with TestClient(create_app_from_settings(settings)) as client:
+        assert client.get(f"{API}/health").json()["status"] == "ok"
+        assert client.post(f"{API}/jobs", json=job()).status_code == 201

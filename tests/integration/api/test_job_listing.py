@@ -57,4 +57,6 @@ def test_bad_list_parameters_are_422(api: TestClient) -> None:
     assert fields(problem(api.get(f"{API}/jobs", params={"limit": 0}), 422)) == ["limit"]
     assert fields(problem(api.get(f"{API}/jobs", params={"limit": 1001}), 422)) == ["limit"]
     assert fields(problem(api.get(f"{API}/jobs", params={"cursor": "xyz"}), 422)) == ["cursor"]
+    assert fields(problem(api.get(f"{API}/jobs", params={"cursor": "9" * 30}), 422)) == ["cursor"]
+    assert api.get(f"{API}/jobs", params={"cursor": str(2**63 - 1)}).json() == {"jobs": [], "next_cursor": None}
     assert api.get(f"{API}/jobs", params={"limit": 1000}).status_code == 200

@@ -72,6 +72,9 @@ def test_bad_center_files_exit_2_naming_the_line(cli, tmp_path: Path) -> None:  
     lines = assert_clean_error(cli("center", "add", str(unknown)), 2)
     assert "pools[0].accelerator" in "\n".join(lines) and "422" in lines[0]
 
+    both = assert_clean_error(cli("center", "add", str(bad), "--name", "x"), 2)
+    assert "not both" in both[0]
+
     taken = write(tmp_path / "taken.yaml", center_yaml("cli-taken"))
     assert cli("center", "add", str(taken)).exit_code == 0
     assert "already exists" in assert_clean_error(cli("center", "add", str(taken)), 1)[0]

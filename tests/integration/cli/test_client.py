@@ -103,3 +103,9 @@ def test_the_server_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert SuanliClient().server == "http://example.invalid:9"
     monkeypatch.delenv("SUANLI_SERVER")
     assert SuanliClient().server == "http://127.0.0.1:8642"
+
+
+def test_the_server_printed_its_url(server: Server) -> None:
+    log = (server.home / "server.log").read_text()
+    assert f"serving on {server.url}" in log
+    assert "Traceback" not in log

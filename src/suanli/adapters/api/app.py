@@ -10,9 +10,11 @@ from fastapi import FastAPI
 import suanli
 from suanli.adapters.api.middleware import BodyLimit, CatchAll
 from suanli.adapters.api.problems import install_problem_handlers
+from suanli.adapters.api.responses import document_body_models
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.jobs import jobs_router
+from suanli.adapters.api.schemas import JobBatchIn
 from suanli.composition import Container, build_container
 from suanli.settings import Settings, load_settings
 
@@ -48,6 +50,7 @@ def create_app(container: Container) -> FastAPI:
     install_problem_handlers(app)
     for router in (health_router(container), centers_router(container), jobs_router(container)):
         app.include_router(router, prefix=API_PREFIX)
+    document_body_models(app, [JobBatchIn])
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(CatchAll)

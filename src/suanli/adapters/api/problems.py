@@ -20,7 +20,7 @@ down and retry, which does not help when the quota itself is spent.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -104,7 +104,7 @@ def field_path(loc: Iterable[int | str]) -> str:
     return text
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -158,7 +158,12 @@ async def _on_request_validation(request: Request, exc: Exception) -> Response:
 
 
 async def _on_pydantic_validation(request: Request, exc: Exception) -> Response:
+    """A body a route parsed itself (``model_validate_json``): malformed JSON is 400, the rest 422."""
     assert isinstance(exc, ValidationError)
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            detail = _message(error).removeprefix("Invalid JSON: ")
+            return problem_response(400, f"the request body is not valid JSON: {detail}", slug="malformed-json")
     errors = field_errors(exc.errors())
     return problem_response(422, _summary(errors), title="Invalid request", slug="validation", errors=errors)
 

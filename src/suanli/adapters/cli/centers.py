@@ -98,25 +98,26 @@ def add(
 
     suanli center add --name lab --owner "My Lab" --kind ai --region qingdao --accelerator A100 --per-node 8 --nodes 2 --cpus 64 --memory 512 --price 12
     """  # noqa: E501
+    flags = {
+        "name": name,
+        "owner": owner,
+        "kind": kind,
+        "region": region,
+        "backend": backend,
+        "pool_name": pool,
+        "pool_accelerator": accelerator,
+        "pool_accelerators_per_node": per_node,
+        "pool_nodes": nodes,
+        "pool_cpus_per_node": cpus,
+        "pool_memory_gb_per_node": memory,
+        "pool_price_per_accelerator_hour": price,
+    }
     if file is not None:
+        if any(v is not None for v in flags.values()):
+            raise error("give a center FILE or the flags of a one-pool center, not both", code=EXIT_BAD_INPUT)
         spec = load_center_spec(file)
     else:
-        spec = _quick_spec(
-            {
-                "name": name,
-                "owner": owner,
-                "kind": kind,
-                "region": region,
-                "backend": backend,
-                "pool_name": pool,
-                "pool_accelerator": accelerator,
-                "pool_accelerators_per_node": per_node,
-                "pool_nodes": nodes,
-                "pool_cpus_per_node": cpus,
-                "pool_memory_gb_per_node": memory,
-                "pool_price_per_accelerator_hour": price,
-            }
-        )
+        spec = _quick_spec(flags)
     emit(ctx, state(ctx, output).client().add_center(spec), output)
 
 

@@ -102,12 +102,12 @@ def list_jobs(
     """
     current = state(ctx, output)
     client = current.client()
-    filters = {"status": status or None, "center": center, "name": name, "label": label}
+    statuses = status or None
     next_cursor: str | None = None
     if all_pages:
-        jobs = list(client.iter_jobs(**filters, page_size=limit))  # type: ignore[arg-type]
+        jobs = list(client.iter_jobs(status=statuses, center=center, name=name, label=label, page_size=limit))
     else:
-        page = client.list_jobs(**filters, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+        page = client.list_jobs(status=statuses, center=center, name=name, label=label, limit=limit, cursor=cursor)
         jobs, next_cursor = page.jobs, page.next_cursor
     if current.json:
         print_json({"jobs": jobs, "next_cursor": next_cursor})

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from suanli.adapters.cli import centers, jobs
@@ -23,7 +22,6 @@ from suanli.adapters.cli.output import (
     Output,
     State,
     error,
-    out,
 )
 from suanli.client import SpecFileError, SuanliApiError, SuanliConnectionError
 from suanli.domain.errors import SuanliError
@@ -136,9 +134,7 @@ def server(
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{shown_host}:{settings.port}"
     database = settings.resolved_database_url.split("://", 1)[0]
-    out.print(
-        escape(f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home})")
-    )
+    typer.echo(f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home})")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 

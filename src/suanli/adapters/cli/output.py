@@ -23,8 +23,20 @@ EXIT_SERVER = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANNOT_CONNECT = 3
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Stream:
+    """A Rich console made at each print, so it sees the terminal (and COLUMNS) of the moment."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self.stderr = stderr
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        console = Console(stderr=self.stderr, highlight=False, soft_wrap=self.stderr)
+        console.print(*objects, **kwargs)
+
+
+out = _Stream(stderr=False)
+err = _Stream(stderr=True)
 
 
 class Output(StrEnum):

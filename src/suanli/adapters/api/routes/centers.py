@@ -26,7 +26,7 @@ def centers_router(container: Container) -> APIRouter:
         "",
         status_code=201,
         response_model=CenterOut,
-        responses=problem_docs(400, 409, 422),
+        responses=problem_docs(400, 409, 415, 422),
         summary="Register a center",
     )
     def add_center(spec: CenterSpec) -> Response:
@@ -39,14 +39,14 @@ def centers_router(container: Container) -> APIRouter:
         listed = [CenterOut.from_center(c, free) for c in centers.list()]
         return json_response(CenterListOut.model_construct(centers=listed))
 
-    @router.get("/{name}", response_model=CenterOut, responses=problem_docs(404), summary="Show a center")
+    @router.get("/{name}", response_model=CenterOut, responses=problem_docs(404, 422), summary="Show a center")
     def get_center(name: str) -> Response:
         return out(centers.get(name))
 
     @router.put(
         "/{name}/pools",
         response_model=CenterOut,
-        responses=problem_docs(400, 404, 409, 422),
+        responses=problem_docs(400, 404, 409, 415, 422),
         summary="Replace a center's pools",
     )
     def set_pools(name: str, body: PoolsIn) -> Response:
@@ -55,14 +55,14 @@ def centers_router(container: Container) -> APIRouter:
     @router.post(
         "/{name}/drain",
         response_model=CenterOut,
-        responses=problem_docs(404, 409),
+        responses=problem_docs(404, 409, 422),
         summary="Stop placing new work on a center; what runs there goes on",
     )
     def drain_center(name: str) -> Response:
         return out(centers.drain(name))
 
     @router.post(
-        "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409), summary="Take new work again"
+        "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409, 422), summary="Take new work again"
     )
     def resume_center(name: str) -> Response:
         return out(centers.set_state(name, CenterState.ONLINE))
@@ -70,7 +70,7 @@ def centers_router(container: Container) -> APIRouter:
     @router.delete(
         "/{name}",
         status_code=204,
-        responses=problem_docs(404, 409),
+        responses=problem_docs(404, 409, 422),
         summary="Remove a center (refused while jobs are active there)",
     )
     def delete_center(name: str) -> Response:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from suanli.adapters.api.responses import json_response, problem_docs
+from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
 from suanli.adapters.api.schemas import (
     IDEMPOTENCY_KEY_MAX,
     ExplainOut,
@@ -22,6 +23,9 @@ from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.tenants import DEFAULT_TENANT
 from suanli.services.ports import JobFilter
+
+MAX_ID = 2**63 - 1  # a BIGINT: larger ids cannot exist, and must not reach the database
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
 
 
 class BatchTooLarge(InvalidSpec):
@@ -59,7 +63,7 @@ def parse_cursor(value: str | None) -> int | None:
     """The cursor is opaque to clients; today it is the id the next page starts below."""
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > MAX_ID:
         raise InvalidSpec(f"{value!r} is not a cursor; pass next_cursor from the previous page", field="cursor")
     return int(value)
 
@@ -73,7 +77,7 @@ def jobs_router(container: Container) -> APIRouter:
         "",
         status_code=201,
         response_model=JobOut,
-        responses=problem_docs(400, 409, 413, 422),
+        responses=problem_docs(400, 409, 413, 415, 422),
         summary="Submit a job",
     )
     def submit_job(
@@ -90,14 +94,8 @@ def jobs_router(container: Container) -> APIRouter:
         job = jobs.submit([spec], tenant_id=DEFAULT_TENANT, idempotency_keys=[idempotency_key])[0]
         return json_response(JobOut.from_job(job), 201)
 
-    @router.post(
-        "/batch",
-        status_code=201,
-        response_model=JobListOut,
-        responses=problem_docs(400, 409, 413, 422),
-        summary="Submit many jobs: all are stored, or none",
-    )
-    def submit_batch(batch: JobBatchIn) -> Response:
+    def store_batch(body: bytes) -> Response:
+        batch = JobBatchIn.model_validate_json(body)
         if len(batch.jobs) > max_batch:
             raise BatchTooLarge(
                 f"the batch holds {len(batch.jobs)} jobs; the server accepts at most {max_batch} per request "
@@ -108,6 +106,20 @@ def jobs_router(container: Container) -> APIRouter:
         keys = [item.idempotency_key for item in batch.jobs]
         saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys)
         return json_response(JobListOut.model_construct(jobs=[JobOut.from_job(j) for j in saved]), 201)
+
+    @router.post(
+        "/batch",
+        status_code=201,
+        response_model=JobListOut,
+        responses=problem_docs(400, 409, 413, 415, 422),
+        summary="Submit many jobs: all are stored, or none",
+        openapi_extra=json_body_doc(JobBatchIn),
+    )
+    async def submit_batch(request: Request) -> Response:
+        # The body is parsed and validated in a worker thread, not by FastAPI on the event loop:
+        # a batch of tens of thousands of jobs would otherwise stall every other request.
+        require_json(request)
+        return await run_in_threadpool(store_batch, await request.body())
 
     @router.get("", response_model=JobPageOut, responses=problem_docs(422), summary="List jobs, newest first")
     def list_jobs(
@@ -135,13 +147,13 @@ def jobs_router(container: Container) -> APIRouter:
         return json_response(out)
 
     @router.get("/{job_id}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
-    def get_job(job_id: int) -> Response:
+    def get_job(job_id: JobId) -> Response:
         return json_response(JobOut.from_job(jobs.get(job_id, DEFAULT_TENANT)))
 
     @router.post(
         "/{job_id}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job"
     )
-    def cancel_job(job_id: int) -> Response:
+    def cancel_job(job_id: JobId) -> Response:
         return json_response(JobOut.from_job(jobs.cancel(job_id, DEFAULT_TENANT)))
 
     @router.get(
@@ -150,7 +162,7 @@ def jobs_router(container: Container) -> APIRouter:
         responses=problem_docs(404, 422),
         summary="Why a job is where it is (or why it waits)",
     )
-    def explain_job(job_id: int) -> Response:
+    def explain_job(job_id: JobId) -> Response:
         job = jobs.get(job_id, DEFAULT_TENANT)
         reasons = container.scheduling.explain(job)
         return json_response(ExplainOut.model_construct(job_id=job.id, status=job.status, reasons=reasons))
