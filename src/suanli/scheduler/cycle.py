@@ -192,13 +192,15 @@ class Scheduler:
 
     # -- the cycle -----------------------------------------------------------------------------
     def run_cycle(self, snapshot: Snapshot, queue: Iterable[SchedulingRequest], now: float) -> CycleResult:
+        """Decide for every job in ``queue``. The snapshot is the cycle's working copy: afterwards
+        it holds this cycle's placements too (``Snapshot.undo`` gives one back)."""
         ctx = CycleContext(now=now)
         plans: dict[Shape, _ShapePlan] = {}
         # Capacity only shrinks during a cycle, so a shape that could not start stays unable to.
         # Backfill alone depends on the time limit: a shape it blocked at limit T stays blocked at
         # any limit >= T, while shorter runs are tried again. Entry: (rejections, that T).
         blocked: dict[Shape, tuple[tuple[Rejection, ...], float]] = {}
-        allocations: list[Allocation] = list(snapshot.allocations)
+        allocations = snapshot.allocations  # grows with this cycle's placements
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
         for request in ordered:

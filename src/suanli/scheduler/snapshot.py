@@ -200,3 +200,16 @@ class Snapshot:
             pool.take(valid, slots)
             held.append(Allocation(job_id, pool.index, valid, slots, end))
         return cls(pools, held)
+
+    def undo(self, job_ids: Iterable[int]) -> None:
+        """Give back what these jobs' allocations hold (a placement that could not be written)."""
+        gone = set(job_ids)
+        if not gone:
+            return
+        kept = []
+        for allocation in self.allocations:
+            if allocation.job_id in gone:
+                self.pools[allocation.pool].give_back(allocation.node_indices, allocation.slots)
+            else:
+                kept.append(allocation)
+        self.allocations = kept

@@ -93,6 +93,9 @@ class Store(Protocol):
 
     def list_centers(self) -> list[Center]: ...
 
+    def centers_fingerprint(self) -> tuple[object, ...]:
+        """A cheap value that changes whenever any center is added, changed or deleted."""
+
     def update_center(
         self,
         name: str,

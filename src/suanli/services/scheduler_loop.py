@@ -22,7 +22,7 @@ class SchedulerLoop:
         scheduling: SchedulingService,
         leader: LeaderLock,
         interval_s: float = 1.0,
-        min_gap_s: float = 0.02,
+        min_gap_s: float = 0.05,
     ) -> None:
         self.scheduling = scheduling
         self.leader = leader

@@ -1,13 +1,15 @@
 """Runs scheduling cycles against the store and explains decisions.
 
-The pending queue's scheduling requests are cached by job id (a spec never changes), so a cycle
-reads only ids, versions and priorities of the backlog, and the history is never loaded.
+Two caches keep a cycle's cost proportional to the pending queue, not to the fleet or history:
 
-Held capacity (the placements of active jobs) is cached too, and the leader adds what it places.
-The cache is reloaded when capacity may have been freed or changed (``invalidate``: a cancellation
-or a center update in this process) and at least every ``refresh_s`` for changes made by other
-processes. Between reloads the cache can only overstate what is held, never understate it, so
-a stale cache delays the use of freed capacity but never over-commits a pool.
+- scheduling requests by job id (a spec never changes), so a cycle reads only the ids,
+  versions and priorities of the backlog;
+- the working snapshot (free slots per node, held allocations), which each cycle updates with
+  its own placements. It is rebuilt from the store when a center changed (a cheap fingerprint is
+  checked every cycle), when capacity was freed in this process (``invalidate``), and at least
+  every ``refresh_s`` for capacity freed by other processes. Between rebuilds it can only
+  overstate what is held, never understate it: a stale snapshot delays the use of freed
+  capacity but never over-commits a pool.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
 from suanli.scheduler.cycle import Scheduler
+from suanli.scheduler.framework import Choice
 from suanli.scheduler.request import SchedulingRequest
 from suanli.scheduler.snapshot import Snapshot
 from suanli.services.clock import Clock
 from suanli.services.ports import CycleRecord, PlacementWrite, Store
-
-# (job id, center, pool, node indices, slots per node, expected end) as Snapshot.build takes it
-Held = tuple[int, str, str, tuple[int, ...], int, float | None]
 
 
 class SchedulingService:
@@ -44,36 +44,40 @@ class SchedulingService:
         self.throughput = {model.name: model.throughput for model in catalog}
         self.refresh_s = refresh_s
         self._requests: dict[int, SchedulingRequest] = {}
-        self._held: dict[int, Held] | None = None
-        self._held_loaded_at = 0.0
+        self._working: Snapshot | None = None
+        self._working_since = 0.0
+        self._centers_mark: tuple[object, ...] = ()
         self.last_reservation = ""
 
     def invalidate(self) -> None:
-        """Capacity may have been freed or changed: reload held capacity before the next cycle."""
-        self._held = None
-
-    def _held_capacity(self) -> dict[int, Held]:
-        if self._held is None or time.monotonic() - self._held_loaded_at > self.refresh_s:
-            self._held = {
-                p.job_id: (
-                    p.job_id,
-                    p.center,
-                    p.pool,
-                    p.node_indices,
-                    p.slots,
-                    p.since.timestamp() + p.time_limit if p.time_limit is not None else None,
-                )
-                for p in self.store.active_placements()
-            }
-            self._held_loaded_at = time.monotonic()
-        return self._held
+        """Capacity may have been freed or changed: rebuild the snapshot before the next cycle."""
+        self._working = None
 
     def snapshot(self) -> Snapshot:
-        return Snapshot.build(self.store.list_centers(), self._held_capacity().values(), self.throughput)
+        """A fresh snapshot from the store, for reading or what-if use."""
+        allocations = [
+            (
+                p.job_id,
+                p.center,
+                p.pool,
+                p.node_indices,
+                p.slots,
+                p.since.timestamp() + p.time_limit if p.time_limit is not None else None,
+            )
+            for p in self.store.active_placements()
+        ]
+        return Snapshot.build(self.store.list_centers(), allocations, self.throughput)
 
-    def run_cycle(self) -> CycleRecord:
-        started = time.perf_counter()
-        now = self.clock.now()
+    def _working_snapshot(self) -> Snapshot:
+        mark = self.store.centers_fingerprint()
+        stale = time.monotonic() - self._working_since > self.refresh_s or mark != self._centers_mark
+        if self._working is None or stale:
+            self._working = self.snapshot()
+            self._working_since = time.monotonic()
+            self._centers_mark = mark
+        return self._working
+
+    def _queue(self) -> tuple[list[SchedulingRequest], dict[int, int]]:
         pending = self.store.pending_jobs(known=frozenset(self._requests))
         requests: dict[int, SchedulingRequest] = {}
         for job in pending:
@@ -83,34 +87,23 @@ class SchedulingService:
                 cached = SchedulingRequest.from_spec(job.id, job.spec, job.tenant_id)
             requests[job.id] = cached
         self._requests = requests  # jobs that left the queue leave the cache
-        versions = {job.id: job.version for job in pending}
-        result = self.scheduler.run_cycle(self.snapshot(), requests.values(), now.timestamp())
+        return list(requests.values()), {job.id: job.version for job in pending}
+
+    def run_cycle(self) -> CycleRecord:
+        started = time.perf_counter()
+        now = self.clock.now()
+        queue, versions = self._queue()
+        snapshot = self._working_snapshot()
+        result = self.scheduler.run_cycle(snapshot, queue, now.timestamp())
         writes = [
-            PlacementWrite(
-                d.job_id,
-                versions[d.job_id],
-                Placement(
-                    center=c.center,
-                    pool=c.pool,
-                    accelerator=c.accelerator,
-                    accelerators_per_node=c.slots,
-                    node_indices=c.node_indices,
-                    price_per_hour=c.price_per_hour,
-                    reason=c.reason(),
-                ),
-            )
+            PlacementWrite(d.job_id, versions[d.job_id], _placement(d.choice))
             for d in result.decisions
-            if (c := d.choice) is not None
+            if d.choice is not None
         ]
         written = self.store.apply_placements(writes, now) if writes else []
-        held = self._held_capacity()
-        by_id = {w.job_id: w for w in writes}
-        limits = {d.job_id: self._requests[d.job_id].shape.time_limit for d in result.decisions if d.choice}
-        for job_id in written:
-            p = by_id[job_id].placement
-            limit = limits[job_id]
-            end = now.timestamp() + limit if limit is not None else None
-            held[job_id] = (job_id, p.center, p.pool, p.node_indices, p.accelerators_per_node, end)
+        if len(written) < len(writes):  # cancelled or changed meanwhile: their capacity is free
+            done = set(written)
+            snapshot.undo(w.job_id for w in writes if w.job_id not in done)
         self.last_reservation = result.reservation.describe() if result.reservation else ""
         record = CycleRecord(
             holder=self.holder,
@@ -143,3 +136,15 @@ class SchedulingService:
         if job.placement is not None and job.placement.reason:
             lines.append(job.placement.reason)
         return lines
+
+
+def _placement(choice: Choice) -> Placement:
+    return Placement(
+        center=choice.center,
+        pool=choice.pool,
+        accelerator=choice.accelerator,
+        accelerators_per_node=choice.slots,
+        node_indices=choice.node_indices,
+        price_per_hour=choice.price_per_hour,
+        reason=choice.reason(),
+    )

@@ -13,7 +13,7 @@ from suanli.client import (
 )
 from suanli.domain.centers import Pool
 from suanli.domain.jobs import JobSpec
-from tests.integration.cli.conftest import Server, free_port
+from tests.servers import Server, free_port
 
 
 def _center(name: str) -> dict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.integration.cli.conftest import assert_clean_error, center_yaml, free_port, write
+from tests.integration.cli.conftest import assert_clean_error, center_yaml, write
+from tests.servers import free_port
 
 JOBS = """\
 jobs:

@@ -8,7 +8,8 @@ on PostgreSQL rows that are read in order to be written are locked (FOR UPDATE /
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +43,18 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite lets one writer in at a time and makes the others sleep and retry (busy
+        # timeout), which turns 16 concurrent submitters into second-long tails. Queue this
+        # process's writers on a lock instead; other processes still meet the busy timeout.
+        self._write_lock: AbstractContextManager[object] = nullcontext() if self._postgres else threading.Lock()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+        with (
+            self._write_lock,
+            self.engine.connect().execution_options(**WRITE) as connection,
+            connection.begin(),
+        ):
             yield connection
 
     @contextmanager
@@ -129,6 +138,11 @@ class SqlStore:
                     "(`suanli center drain`) and wait for them to finish, or cancel them, then delete it"
                 )
             connection.execute(delete(centers).where(centers.c.name == name))
+
+    def centers_fingerprint(self) -> tuple[object, ...]:
+        statement = select(func.count(), func.coalesce(func.sum(centers.c.version), 0), func.max(centers.c.updated_at))
+        with self._read() as connection:
+            return tuple(connection.execute(statement).one())
 
     # jobs -----------------------------------------------------------------------------------------
 
