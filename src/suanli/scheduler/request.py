@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 from suanli.domain.jobs import JobSpec
 
@@ -27,13 +27,21 @@ class Shape:
     plan_key: Shape = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        values = tuple(getattr(self, name) for name in _SHAPE_FIELDS)
-        object.__setattr__(self, "_hash", hash(values))
+        # Written out field by field: this runs once per queued job, so it is kept cheap.
+        common = (
+            self.alternatives,
+            self.nodes,
+            self.cpus,
+            self.memory_gb,
+            self.regions,
+            self.center_kinds,
+            self.centers,
+            self.max_price_per_hour,
+            self.deadline,
+        )
+        object.__setattr__(self, "_hash", hash((*common, self.time_limit)))
         # Static filters read the time limit only to check a deadline; backfill reads it per job.
-        if self.time_limit is None or self.deadline is not None:
-            key = self
-        else:
-            key = replace(self, time_limit=None)
+        key = self if self.time_limit is None or self.deadline is not None else Shape(*common, None)
         object.__setattr__(self, "plan_key", key)
 
     def __hash__(self) -> int:
@@ -57,9 +65,6 @@ class Shape:
             and self.max_price_per_hour == other.max_price_per_hour
             and self.deadline == other.deadline
         )
-
-
-_SHAPE_FIELDS = tuple(f.name for f in fields(Shape) if f.init)
 
 
 @dataclass(frozen=True, slots=True)

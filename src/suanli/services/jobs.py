@@ -11,6 +11,7 @@ from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.tenants import DEFAULT_TENANT
 from suanli.services.clock import Clock
+from suanli.services.group_commit import GroupCommit
 from suanli.services.ports import JobFilter, JobPage, NewJob, Store
 
 
@@ -28,6 +29,7 @@ class JobService:
         self.clock = clock
         self.on_change = on_change  # something for the scheduler to look at
         self.on_release = on_release or on_change  # ... and capacity was freed
+        self._group = GroupCommit(lambda jobs: self.store.add_jobs(jobs, self.clock.now()))
 
     def submit(
         self,
@@ -40,17 +42,27 @@ class JobService:
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(specs)
         if len(keys) != len(specs):
             raise InvalidSpec("give one idempotency key per job, or none")
-        new_jobs = []
-        for i, spec in enumerate(specs):
-            try:
-                canonical = spec.canonical(self.catalog)
-            except InvalidSpec as error:
-                where = f"jobs[{i}]." if len(specs) > 1 else ""
-                raise InvalidSpec(error.message, field=f"{where}{error.field}" if error.field else None) from None
-            new_jobs.append(NewJob(tenant_id, canonical, keys[i]))
+        many = len(specs) > 1
+        new_jobs = [
+            self._prepare(spec, tenant_id, key, f"jobs[{i}]." if many else "")
+            for i, (spec, key) in enumerate(zip(specs, keys, strict=True))
+        ]
         jobs = self.store.add_jobs(new_jobs, self.clock.now())
         self.on_change()
         return jobs
+
+    def submit_one(self, spec: JobSpec, *, tenant_id: str = DEFAULT_TENANT, idempotency_key: str | None = None) -> Job:
+        """One job, written together with others submitted at the same moment (group commit)."""
+        job = self._group.submit(self._prepare(spec, tenant_id, idempotency_key, ""))
+        self.on_change()
+        return job
+
+    def _prepare(self, spec: JobSpec, tenant_id: str, key: str | None, where: str) -> NewJob:
+        try:
+            canonical = spec.canonical(self.catalog)
+        except InvalidSpec as error:
+            raise InvalidSpec(error.message, field=f"{where}{error.field}" if error.field else None) from None
+        return NewJob(tenant_id, canonical, key)
 
     def get(self, job_id: int, tenant_id: str | None = None) -> Job:
         return self.store.get_job(job_id, tenant_id)

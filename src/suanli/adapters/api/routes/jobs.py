@@ -91,7 +91,7 @@ def jobs_router(container: Container) -> APIRouter:
             ),
         ] = None,
     ) -> Response:
-        job = jobs.submit([spec], tenant_id=DEFAULT_TENANT, idempotency_keys=[idempotency_key])[0]
+        job = jobs.submit_one(spec, tenant_id=DEFAULT_TENANT, idempotency_key=idempotency_key)
         return json_response(JobOut.from_job(job), 201)
 
     def store_batch(body: bytes) -> Response:
