@@ -40,7 +40,7 @@ class Pool(BaseModel):
     by cores with the same machinery.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Name
     accelerator: str = Field(description="accelerator model from the catalog, or CPU")
@@ -65,7 +65,7 @@ class Pool(BaseModel):
 class CenterSpec(BaseModel):
     """What an operator registers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Name
     owner: str = Field(min_length=1, max_length=200, description="the organization that runs the center")

@@ -32,7 +32,7 @@ _ACCELERATOR_REQUEST = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*(?::\s*(
 class AcceleratorRequest(BaseModel):
     """``model`` × ``count`` accelerators on each node of the job."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     model: str = Field(min_length=1, max_length=64)
     count: int = Field(default=1, ge=1, le=1024)
@@ -58,7 +58,7 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lamb
 class Resources(BaseModel):
     """Per-node resources. ``accelerators`` lists alternatives, any one of which will do."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     accelerators: tuple[AcceleratorRequest, ...] = Field(default=(), max_length=16)
     cpus: int = Field(default=1, ge=1, le=100_000)
@@ -79,7 +79,7 @@ class Resources(BaseModel):
 
 
 class Constraints(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     regions: tuple[str, ...] = Field(default=(), max_length=100)
     center_kinds: tuple[CenterKind, ...] = Field(default=(), max_length=4)
@@ -98,7 +98,7 @@ class Constraints(BaseModel):
 class JobSpec(BaseModel):
     """Everything a tenant says about a job. See docs/job-spec.md for each field."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=200)
     command: str | tuple[str, ...] = Field(

@@ -5,7 +5,7 @@ A profile in config looks like::
     scheduler:
       queue_order: priority
       filters: [center-state, constraints, fit]
-      scores: {price: 1.0, packing: 1.0}
+      scores: {price: 1.0, packing: 0.25}
       backfill: true
 """
 
@@ -56,7 +56,8 @@ class Profile(BaseModel):
     name: str = "default"
     queue_order: str = "priority"
     filters: tuple[str, ...] = ("center-state", "constraints", "fit")
-    scores: dict[str, float] = Field(default_factory=lambda: {"price": 1.0, "packing": 1.0})
+    # Price leads; packing breaks near-ties (a pool 100% fuller is worth a 25% higher price).
+    scores: dict[str, float] = Field(default_factory=lambda: {"price": 1.0, "packing": 0.25})
     backfill: bool = True
 
     @field_validator("scores")

@@ -128,11 +128,14 @@ class SchedulingService:
                     f"it would fit now: {decision.choice.reason()}"
                 ]
             else:
+                # Alone in its trial queue the job would hold the reservation itself; what counts
+                # is the reservation of the last real cycle, added below.
+                decision.reservation = None
                 lines = decision.explain()
             if self.last_reservation:
                 lines.append(self.last_reservation)
             return lines
-        lines = [f"{job.status}" + (f": {job.message}" if job.message else "")]
+        lines = [job.message] if job.message else []
         if job.placement is not None and job.placement.reason:
             lines.append(job.placement.reason)
         return lines

@@ -49,6 +49,8 @@ def test_catalog_extends_from_config() -> None:
         ({"constraints": {"deadline": "2026-12-01T10:00:00"}}, ("constraints", "deadline")),
         ({"command": ""}, ("command",)),
         ({"colour": "red"}, ("colour",)),
+        ({"time_limit": float("inf")}, ("time_limit",)),
+        ({"constraints": {"max_price_per_hour": float("nan")}}, ("constraints", "max_price_per_hour")),
     ],
 )
 def test_validation_errors_name_the_field(fields: dict[str, object], where: tuple[object, ...]) -> None:
