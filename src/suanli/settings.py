@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8642
+    workers: int = Field(default=1, ge=1, le=64, description="API server processes; one of them schedules")
     scheduler_profile: str = "default"
     scheduler: dict[str, Any] | None = None  # a full profile, overrides scheduler_profile
     scheduler_interval_s: float = 1.0

@@ -112,10 +112,14 @@ def server(
     home: Annotated[
         Path | None, typer.Option(help="state and config folder [default: $SUANLI_HOME or ~/.suanli]")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="server processes sharing the port; one schedules [default: 1]"),
+    ] = None,
 ) -> None:
     """Run the Suanli server: the REST API and the scheduler.
 
-    Example: suanli server --port 8642 --database-url postgresql://suanli@db/suanli
+    Example: suanli server --port 8642 --database-url postgresql://suanli@db/suanli --workers 2
     """
     import uvicorn
 
@@ -125,17 +129,43 @@ def server(
 
     overrides = {
         k: v
-        for k, v in {"host": host, "port": port, "database_url": database_url, "home": home}.items()
+        for k, v in {
+            "host": host,
+            "port": port,
+            "database_url": database_url,
+            "home": home,
+            "workers": workers,
+        }.items()
         if v is not None
     }
     settings = load_settings(**overrides)
-    container = build_container(settings)
-    application = create_app(container)
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{shown_host}:{settings.port}"
     database = settings.resolved_database_url.split("://", 1)[0]
-    typer.echo(f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home})")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    banner = f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home}"
+    if settings.workers == 1:
+        application = create_app(build_container(settings))
+        typer.echo(banner + ")")
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        return
+    # Several processes: each builds its own container from the environment; the database is
+    # migrated once here first, and the leader lock lets exactly one of them schedule.
+    from suanli.adapters.storage.migrations_runner import upgrade_database
+
+    for key, value in overrides.items():
+        os.environ[f"SUANLI_{key.upper()}"] = str(value)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    typer.echo(banner + f"; {settings.workers} processes)")
+    uvicorn.run(
+        "suanli.adapters.api:create_app_from_settings",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _version() -> str:
