@@ -20,22 +20,27 @@ import time
 from pathlib import Path
 
 import httpx
-
 from server import BIG_CENTER, JOB, postgres_schema, running_server
 
 
 def wrk(url: str, connections: int, seconds: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         body = json.dumps(JOB).replace("\\", "\\\\").replace('"', '\\"')
-        script.write(
-            'wrk.method = "POST"\n'
-            f'wrk.body = "{body}"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
+        script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n')
     out = subprocess.run(
-        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-         f"{url}/api/v1/jobs"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{min(connections, 2)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            f"{url}/api/v1/jobs",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     Path(script.name).unlink()
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+from server import BIG_CENTER, JOB, running_server
 from sqlalchemy import text
 
-from server import BIG_CENTER, JOB, running_server
 from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.migrations_runner import upgrade_database
 from suanli.adapters.storage.store import SqlStore
@@ -38,8 +38,10 @@ def fill(url: str, jobs: int, pending: int) -> float:
     batch = 50_000
     for first in range(0, jobs, batch):
         n = min(batch, jobs - first)
-        store.add_jobs([NewJob("default", spec.model_copy(update={"name": f"job-{first + i}"})) for i in range(n)],
-                       SystemClock().now())
+        store.add_jobs(
+            [NewJob("default", spec.model_copy(update={"name": f"job-{first + i}"})) for i in range(n)],
+            SystemClock().now(),
+        )
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET status = 'SUCCEEDED' WHERE id <= :n"), {"n": jobs - pending})
     store.engine.dispose()

@@ -14,9 +14,10 @@ import platform
 import statistics
 import time
 
+from workloads import backlog, describe, fleet
+
 from suanli.scheduler.cycle import Scheduler
 from suanli.scheduler.snapshot import Snapshot
-from workloads import backlog, describe, fleet
 
 NOW = 1_800_000_000.0
 
@@ -60,8 +61,13 @@ def main() -> None:
                 placed = {d.job_id for d in first.placed}
                 pool_names = {p.index: (p.center, p.name) for p in Snapshot.build(centers, []).pools}
                 allocations = [
-                    (d.job_id, *pool_names[d.choice.pool_index], d.choice.node_indices, d.choice.slots,
-                     NOW + 3600.0 * (1 + d.job_id % 24))
+                    (
+                        d.job_id,
+                        *pool_names[d.choice.pool_index],
+                        d.choice.node_indices,
+                        d.choice.slots,
+                        NOW + 3600.0 * (1 + d.job_id % 24),
+                    )
                     for d in first.placed
                 ]
                 todo = [r for r in queue if r.job_id not in placed]

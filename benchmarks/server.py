@@ -64,7 +64,9 @@ def running_server(database_url: str | None = None, home: Path | None = None) ->
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                    raise RuntimeError(
+                        f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+                    )
                 time.sleep(0.2)
             yield url, proc.pid
         finally:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from suanli.domain.errors import InvalidSpec
 
 CPU = "CPU"
@@ -85,16 +87,23 @@ class AcceleratorCatalog:
     def with_extra(cls, extra: Iterable[Mapping[str, object]]) -> AcceleratorCatalog:
         """The built-in catalog plus models from config, e.g. ``{"name": "X1", "memory_gb": 64}``."""
         catalog = cls()
-        for item in extra:
-            aliases = item.get("aliases", ())
-            catalog.add(
-                AcceleratorModel(
-                    name=str(item["name"]),
-                    vendor=str(item.get("vendor", "unknown")),
-                    memory_gb=float(item.get("memory_gb", 0)),  # type: ignore[arg-type]
-                    throughput=float(item.get("throughput", 1.0)),  # type: ignore[arg-type]
-                    aliases=tuple(str(a) for a in aliases),  # type: ignore[union-attr]
-                    visible_devices_env=str(item.get("visible_devices_env", "CUDA_VISIBLE_DEVICES")),
-                )
-            )
+        for i, item in enumerate(extra):
+            try:
+                model = ExtraAccelerator.model_validate(item)
+            except ValidationError as error:
+                raise InvalidSpec(f"accelerators[{i}] in the config: {error}", field=f"accelerators[{i}]") from None
+            catalog.add(AcceleratorModel(**{**model.model_dump(), "aliases": tuple(model.aliases)}))
         return catalog
+
+
+class ExtraAccelerator(BaseModel):
+    """An accelerator model an operator adds in config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    vendor: str = "unknown"
+    memory_gb: float = Field(default=0, ge=0)
+    throughput: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    aliases: list[str] = Field(default_factory=list)
+    visible_devices_env: str = "CUDA_VISIBLE_DEVICES"

@@ -55,9 +55,7 @@ _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-def check_transition(
-    current: JobStatus, target: JobStatus, *, attempts: int = 0, max_retries: int = 0
-) -> None:
+def check_transition(current: JobStatus, target: JobStatus, *, attempts: int = 0, max_retries: int = 0) -> None:
     """Raise IllegalTransition unless ``current -> target`` is allowed.
 
     An interrupted job (PREEMPTED, LOST) returns to PENDING only while retries remain:

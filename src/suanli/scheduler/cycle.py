@@ -165,9 +165,7 @@ class Scheduler:
     ) -> Choice:
         pool = candidate.pool
         reservation = ctx.reservation
-        guarded = (
-            reservation is not None and pool is reservation.pool and not reservation.ends_in_time(shape, ctx.now)
-        )
+        guarded = reservation is not None and pool is reservation.pool and not reservation.ends_in_time(shape, ctx.now)
         projected = reservation.projected_free if guarded and reservation else None
         nodes = pool.choose_nodes(shape.nodes, candidate.slots, projected)
         assert nodes is not None, "a candidate that passed the fit filter has nodes"
@@ -226,9 +224,7 @@ class Scheduler:
             blocked[key] = (reasons, _limit(shape) if by_backfill else 0.0)
             decision = Decision(request.job_id, rejections=reasons)
             if self.profile.backfill and ctx.reservation is None and plan.feasible:
-                ctx.reservation = decision.reservation = reserve(
-                    request.job_id, shape, plan.feasible, allocations, now
-                )
+                ctx.reservation = decision.reservation = reserve(request.job_id, shape, plan.feasible, allocations, now)
             decisions.append(decision)
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))
 

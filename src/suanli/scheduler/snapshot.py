@@ -193,12 +193,12 @@ class Snapshot:
                 index[(center.name, spec.name)] = pool
         held: list[Allocation] = []
         for job_id, center_name, pool_name, nodes, slots, end in allocations:
-            pool = index.get((center_name, pool_name))
-            if pool is None:
+            holder = index.get((center_name, pool_name))
+            if holder is None:
                 continue
-            valid = tuple(n for n in nodes if n < pool.nodes and pool.free[n] >= slots)
-            pool.take(valid, slots)
-            held.append(Allocation(job_id, pool.index, valid, slots, end))
+            valid = tuple(n for n in nodes if n < holder.nodes and holder.free[n] >= slots)
+            holder.take(valid, slots)
+            held.append(Allocation(job_id, holder.index, valid, slots, end))
         return cls(pools, held)
 
     def undo(self, job_ids: Iterable[int]) -> None:

@@ -20,7 +20,9 @@ CHANGES = {
 
 
 def test_every_field_takes_part_in_equality() -> None:
-    assert set(CHANGES) == {f.name for f in fields(Shape) if f.init}, "a new Shape field needs a line here and in __eq__"
+    assert set(CHANGES) == {f.name for f in fields(Shape) if f.init}, (
+        "a new Shape field needs a line here and in __eq__"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CHANGES))

@@ -7,8 +7,8 @@ on PostgreSQL rows that are read in order to be written are locked (FOR UPDATE /
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
