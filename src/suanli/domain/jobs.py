@@ -132,17 +132,19 @@ class JobSpec(BaseModel):
 
     def canonical(self, catalog: AcceleratorCatalog) -> JobSpec:
         """The spec with accelerator names resolved to catalog models. Raises InvalidSpec."""
-        resolved = []
-        for i, request in enumerate(self.resources.accelerators):
+        requests = self.resources.accelerators
+        models = []
+        for i, request in enumerate(requests):
             try:
-                model = catalog.canonical(request.model)
+                models.append(catalog.canonical(request.model))
             except InvalidSpec as error:
                 raise InvalidSpec(error.message, field=f"resources.accelerators[{i}]") from None
-            resolved.append(request.model_copy(update={"model": model}))
-        if len({r.model for r in resolved}) != len(resolved):
+        if all(model == request.model for model, request in zip(models, requests, strict=True)):
+            return self  # already canonical, the usual case: no copies
+        if len(set(models)) != len(models):
             raise InvalidSpec("two alternatives name the same accelerator model", field="resources.accelerators")
-        resources = self.resources.model_copy(update={"accelerators": tuple(resolved)})
-        return self.model_copy(update={"resources": resources})
+        resolved = tuple(r.model_copy(update={"model": m}) for r, m in zip(requests, models, strict=True))
+        return self.model_copy(update={"resources": self.resources.model_copy(update={"accelerators": resolved})})
 
     def alternatives(self) -> tuple[AcceleratorRequest, ...]:
         """Per-node requests to try; a CPU-only job asks for CPU cores in CPU pools."""
