@@ -32,10 +32,14 @@ class GroupCommit:
 
     def submit(self, job: NewJob) -> Job:
         """Stores ``job`` (merged with others waiting) and returns it; raises what storing raised."""
+        return self.enqueue(job).result()
+
+    def enqueue(self, job: NewJob) -> Future[Job]:
+        """Like ``submit``, without waiting: the future holds the stored job or the error."""
         done: Future[Job] = Future()
         self._ensure_writer()
         self._waiting.put((job, done))
-        return done.result()
+        return done
 
     def _ensure_writer(self) -> None:
         if self._thread is None:

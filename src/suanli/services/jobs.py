@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.errors import InvalidSpec, StaleVersion
@@ -53,9 +54,16 @@ class JobService:
 
     def submit_one(self, spec: JobSpec, *, tenant_id: str = DEFAULT_TENANT, idempotency_key: str | None = None) -> Job:
         """One job, written together with others submitted at the same moment (group commit)."""
-        job = self._group.submit(self._prepare(spec, tenant_id, idempotency_key, ""))
-        self.on_change()
-        return job
+        return self.submit_one_later(spec, tenant_id=tenant_id, idempotency_key=idempotency_key).result()
+
+    def submit_one_later(
+        self, spec: JobSpec, *, tenant_id: str = DEFAULT_TENANT, idempotency_key: str | None = None
+    ) -> Future[Job]:
+        """``submit_one`` for callers that must not block (an event loop): validation errors are
+        raised at once; the future holds the stored job, or the error storing it raised."""
+        stored = self._group.enqueue(self._prepare(spec, tenant_id, idempotency_key, ""))
+        stored.add_done_callback(lambda done: done.exception() is None and self.on_change())
+        return stored
 
     def _prepare(self, spec: JobSpec, tenant_id: str, key: str | None, where: str) -> NewJob:
         try:

@@ -93,8 +93,9 @@ class Store(Protocol):
 
     def list_centers(self) -> list[Center]: ...
 
-    def centers_fingerprint(self) -> tuple[object, ...]:
-        """A cheap value that changes whenever any center is added, changed or deleted."""
+    def capacity_fingerprint(self) -> tuple[object, ...]:
+        """A cheap value that changes whenever a center is added, changed or deleted, or a job
+        leaves SCHEDULED/RUNNING other than by the scheduler's own placements (capacity freed)."""
 
     def update_center(
         self,

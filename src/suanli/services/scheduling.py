@@ -5,11 +5,11 @@ Two caches keep a cycle's cost proportional to the pending queue, not to the fle
 - scheduling requests by job id (a spec never changes), so a cycle reads only the ids,
   versions and priorities of the backlog;
 - the working snapshot (free slots per node, held allocations), which each cycle updates with
-  its own placements. It is rebuilt from the store when a center changed (a cheap fingerprint is
-  checked every cycle), when capacity was freed in this process (``invalidate``), and at least
-  every ``refresh_s`` for capacity freed by other processes. Between rebuilds it can only
-  overstate what is held, never understate it: a stale snapshot delays the use of freed
-  capacity but never over-commits a pool.
+  its own placements. It is rebuilt from the store when the store's capacity fingerprint moves
+  (a center changed, or a job released capacity, in any process: checked every cycle with one
+  small query), when this process says so (``invalidate``), and every ``refresh_s`` as a
+  safety net. Between rebuilds it can only overstate what is held, never understate it: a
+  stale snapshot delays the use of freed capacity but never over-commits a pool.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class SchedulingService:
         catalog: AcceleratorCatalog,
         clock: Clock,
         holder: str,
-        refresh_s: float = 5.0,
+        refresh_s: float = 300.0,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -69,7 +69,7 @@ class SchedulingService:
         return Snapshot.build(self.store.list_centers(), allocations, self.throughput)
 
     def _working_snapshot(self) -> Snapshot:
-        mark = self.store.centers_fingerprint()
+        mark = self.store.capacity_fingerprint()
         stale = time.monotonic() - self._working_since > self.refresh_s or mark != self._centers_mark
         if self._working is None or stale:
             self._working = self.snapshot()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from suanli.adapters.storage.store import SqlStore
+from suanli.domain.centers import CenterState
 from suanli.domain.job_status import JobStatus
-from suanli.services.ports import CycleRecord, PlacementWrite
-from tests.integration.storage.helpers import Submit, center_spec, later, placement, spec
+from suanli.services.ports import CycleRecord, NewJob, PlacementWrite
+from tests.integration.storage.helpers import T0, Submit, center_spec, later, placement, spec
 
 
 def test_pending_jobs_in_fifo_order_with_specs_only_for_unknown_ids(store: SqlStore, submit: Submit) -> None:
@@ -95,3 +96,16 @@ def test_cycle_records_newest_first(store: SqlStore) -> None:
     assert recent[0].started_at.tzinfo is not None
     assert len(store.recent_cycles()) == 5
     assert datetime(2026, 3, 1, 8, 0, 4, tzinfo=UTC) == recent[0].started_at
+
+
+def test_capacity_fingerprint_moves_when_capacity_may_be_freed(store: SqlStore) -> None:
+    store.create_center(center_spec("fp-center"), T0)
+    start = store.capacity_fingerprint()
+    job = store.add_jobs([NewJob("default", spec())], T0)[0]
+    assert store.capacity_fingerprint() == start, "a submission frees nothing"
+    store.save_job(job.transitioned(JobStatus.CANCELLED, T0), job.version)
+    after_cancel = store.capacity_fingerprint()
+    assert after_cancel != start
+    center = store.get_center("fp-center")
+    store.update_center("fp-center", expected_version=center.version, now=T0, state=CenterState.DRAINING)
+    assert store.capacity_fingerprint() != after_cancel

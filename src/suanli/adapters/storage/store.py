@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from suanli.adapters.storage import bulk, job_queries, rows
 from suanli.adapters.storage.engine import WRITE
-from suanli.adapters.storage.tables import centers, scheduler_cycles
+from suanli.adapters.storage.tables import capacity_changes, centers, scheduler_cycles
 from suanli.adapters.storage.tables import jobs as jobs_table
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.errors import Conflict, InvalidSpec, NotFound, StaleVersion
@@ -139,10 +139,11 @@ class SqlStore:
                 )
             connection.execute(delete(centers).where(centers.c.name == name))
 
-    def centers_fingerprint(self) -> tuple[object, ...]:
-        statement = select(func.count(), func.coalesce(func.sum(centers.c.version), 0), func.max(centers.c.updated_at))
+    def capacity_fingerprint(self) -> tuple[object, ...]:
+        of_centers = select(func.count(), func.coalesce(func.sum(centers.c.version), 0), func.max(centers.c.updated_at))
+        releases = select(capacity_changes.c.counter).where(capacity_changes.c.id == 1)
         with self._read() as connection:
-            return tuple(connection.execute(statement).one())
+            return (*connection.execute(of_centers).one(), connection.execute(releases).scalar())
 
     # jobs -----------------------------------------------------------------------------------------
 
@@ -228,6 +229,12 @@ class SqlStore:
         )
         with self._write() as connection:
             if connection.execute(statement).rowcount == 1:
+                if job.status not in ACTIVE:  # it may have held capacity: tell the scheduler
+                    connection.execute(
+                        update(capacity_changes)
+                        .where(capacity_changes.c.id == 1)
+                        .values(counter=capacity_changes.c.counter + 1)
+                    )
                 return job.model_copy(update={"version": expected_version + 1, "updated_at": updated_at})
             current = connection.execute(select(jobs_table.c.version).where(jobs_table.c.id == job.id)).scalar()
         if current is None:

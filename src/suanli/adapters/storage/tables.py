@@ -122,3 +122,13 @@ scheduler_cycles = Table(
     Column("extra", _json(), nullable=False),
     sqlite_autoincrement=True,
 )
+
+
+# One row (id 1) whose counter goes up in the same transaction as any job change that can free
+# capacity, so the scheduler's cached snapshot learns of releases made by any process cheaply.
+capacity_changes = Table(
+    "capacity_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("counter", BigInteger, nullable=False),
+)
