@@ -27,7 +27,7 @@ from suanli.scheduler.framework import (
     Rejection,
     ScorePlugin,
 )
-from suanli.scheduler.registry import FILTERS, PROFILES, QUEUE_ORDERS, SCORES, Profile, _load_builtins
+from suanli.scheduler.registry import FILTERS, PROFILES, QUEUE_ORDERS, SCORES, Profile, load_builtin_plugins
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.snapshot import Allocation, Snapshot
 
@@ -60,7 +60,7 @@ class _ShapePlan:
 
 class Scheduler:
     def __init__(self, profile: Profile | str = "default") -> None:
-        _load_builtins()
+        load_builtin_plugins()
         if isinstance(profile, str):
             profile = PROFILES[profile]
         profile.check_names()

@@ -45,7 +45,7 @@ def register_queue_order(cls: Q) -> Q:
     return cls
 
 
-def _load_builtins() -> None:
+def load_builtin_plugins() -> None:
     # Importing the plugin modules registers them.
     from suanli.scheduler.plugins import filters, queue_order, scores  # noqa: F401
 
@@ -69,7 +69,7 @@ class Profile(BaseModel):
         return scores
 
     def check_names(self) -> None:
-        _load_builtins()
+        load_builtin_plugins()
         if self.queue_order not in QUEUE_ORDERS:
             raise InvalidSpec(_unknown("queue order", self.queue_order, QUEUE_ORDERS), field="queue_order")
         for name in self.filters:
