@@ -11,6 +11,7 @@ from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.leader import make_leader_lock
 from suanli.adapters.storage.migrations_runner import upgrade_database
 from suanli.adapters.storage.store import SqlStore
+from suanli.adapters.storage.wakeups import PostgresWakeups
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.scheduler.cycle import Scheduler
 from suanli.services.centers import CenterService
@@ -47,7 +48,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     catalog = settings.catalog()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     scheduling = SchedulingService(store, Scheduler(settings.profile()), catalog, clock, holder)
-    loop = SchedulerLoop(scheduling, make_leader_lock(engine, holder, settings.home), settings.scheduler_interval_s)
+    loop = SchedulerLoop(
+        scheduling,
+        make_leader_lock(engine, holder, settings.home),
+        settings.scheduler_interval_s,
+        wakeups=PostgresWakeups(engine) if engine.dialect.name == "postgresql" else None,
+    )
 
     def capacity_changed() -> None:
         scheduling.invalidate()

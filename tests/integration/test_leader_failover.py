@@ -110,3 +110,22 @@ def test_one_leader_schedules_and_a_survivor_takes_over(database_url: str, tmp_p
     finally:
         for server in servers:
             server.stop()
+
+
+def test_work_sent_to_a_follower_wakes_the_leader_at_once(database_url: str, tmp_path: Path) -> None:
+    # A long timer: only a cross-process wake-up (NOTIFY) can schedule the job within seconds.
+    servers = [
+        start_server(tmp_path / name, database_url=database_url, scheduler_interval_s="60") for name in ("a", "b")
+    ]
+    try:
+        (leader,) = wait_for(lambda: len(leaders(servers)) == 1 and leaders(servers))
+        (follower,) = [s for s in servers if s is not leader]
+        httpx.post(f"{follower.url}/api/v1/centers", json=CENTER).raise_for_status()
+        submitted = time.monotonic()
+        httpx.post(f"{follower.url}/api/v1/jobs", json=job("via-follower")).raise_for_status()
+        wait_for(lambda: statuses(follower) == {"via-follower": "SCHEDULED"}, timeout=10)
+        assert time.monotonic() - submitted < 10
+        assert len({holder for holder, _ in cycle_holders(database_url)}) == 1, "only the leader scheduled"
+    finally:
+        for server in servers:
+            server.stop()

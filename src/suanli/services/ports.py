@@ -6,7 +6,8 @@ ORM rows. Every method is one transaction: it commits all of its writes or none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -156,3 +157,11 @@ class LeaderLock(Protocol):
     def held(self) -> bool: ...
 
     def release(self) -> None: ...
+
+
+class Wakeups(Protocol):
+    """Wakes the scheduler loops of other server processes (the leader's, in practice)."""
+
+    def notify(self) -> None: ...
+
+    def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> threading.Thread: ...

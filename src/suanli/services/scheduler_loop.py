@@ -2,7 +2,9 @@
 
 Events (a submission, a capacity change, a cancellation) call ``wake``; bursts coalesce into one
 cycle. Every process runs a loop, but only the holder of the leader lock schedules: when the
-leader dies its lock is freed and another process takes over within one interval.
+leader dies its lock is freed and another process takes over within one interval. An event in
+a process that does not lead is passed on through ``wakeups`` (PostgreSQL NOTIFY) to the one
+that does.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from suanli.services.ports import CycleRecord, LeaderLock
+from suanli.services.ports import CycleRecord, LeaderLock, Wakeups
 from suanli.services.scheduling import SchedulingService
 
 log = logging.getLogger(__name__)
@@ -23,9 +25,12 @@ class SchedulerLoop:
         leader: LeaderLock,
         interval_s: float = 1.0,
         min_gap_s: float = 0.05,
+        wakeups: Wakeups | None = None,
     ) -> None:
         self.scheduling = scheduling
         self.leader = leader
+        self.wakeups = wakeups
+        self.leading = False  # as of the last attempt; cheap to read on every event
         self.interval_s = interval_s
         self.min_gap_s = min_gap_s  # leaves room for the API between back-to-back cycles
         self._wake = threading.Event()
@@ -37,6 +42,11 @@ class SchedulerLoop:
 
     def wake(self) -> None:
         self._wake.set()
+        if self.wakeups is not None and not self.leading:
+            try:
+                self.wakeups.notify()
+            except Exception:  # the leader's timer will find the work anyway
+                log.warning("could not wake the scheduler of another process", exc_info=True)
 
     @property
     def is_leader(self) -> bool:
@@ -44,8 +54,11 @@ class SchedulerLoop:
 
     def start(self) -> None:
         if self._thread is None:
+            self._wake.set()  # try for the lead (and the backlog) at once, not after one interval
             self._thread = threading.Thread(target=self._run, name="suanli-scheduler", daemon=True)
             self._thread.start()
+            if self.wakeups is not None:
+                self.wakeups.listen(self._wake.set, self._stop)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -57,7 +70,8 @@ class SchedulerLoop:
 
     def run_once(self) -> CycleRecord | None:
         """One cycle if this process leads; None otherwise."""
-        if not self.leader.try_acquire():
+        self.leading = self.leader.try_acquire()
+        if not self.leading:
             return None
         self.last = self.scheduling.run_cycle()
         self.cycles += 1
