@@ -5,6 +5,7 @@ Read from the environment (``SUANLI_*``) and, if present, ``$SUANLI_HOME/config.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,5 +58,12 @@ def load_settings(**overrides: Any) -> Settings:
         data = yaml.safe_load(config_file.read_text()) or {}
         if not isinstance(data, dict):
             raise InvalidSpec(f"{config_file} must hold a mapping of settings")
-        settings = Settings(**{**data, **overrides})
+        unknown = sorted(str(k) for k in data if k not in Settings.model_fields)
+        if unknown:
+            known = ", ".join(sorted(Settings.model_fields))
+            raise InvalidSpec(f"{config_file}: unknown setting(s) {', '.join(unknown)}; known: {known}")
+        # Keyword arguments outrank the environment in pydantic-settings, so pass on only what
+        # neither the caller nor the environment sets: the file is the lowest layer.
+        from_file = {k: v for k, v in data.items() if f"SUANLI_{str(k).upper()}" not in os.environ}
+        settings = Settings(**{**from_file, **overrides})
     return settings
