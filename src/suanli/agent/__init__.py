@@ -1,0 +1,1 @@
+"""The agent a compute center runs next to its cluster, and its executors (backends)."""

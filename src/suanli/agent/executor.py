@@ -1,0 +1,87 @@
+"""The executor interface: the agent's adapter to one backend (local processes, Slurm, Ray,
+Kubernetes). Every backend implements it and passes the same conformance suite.
+
+An executor knows attempts by ``AttemptKey`` (job id, attempt number); the attempt number is
+the fencing token, so two executions of one job are never confused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from suanli.domain.centers import Pool
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AttemptKey:
+    job_id: int
+    attempt: int
+
+    def __str__(self) -> str:
+        return f"job-{self.job_id}-attempt-{self.attempt}"
+
+
+class AttemptState(StrEnum):
+    STARTING = "STARTING"  # accepted by the backend, not yet running
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (AttemptState.SUCCEEDED, AttemptState.FAILED, AttemptState.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpec:
+    """What to run for one attempt, as the server assigned it."""
+
+    key: AttemptKey
+    name: str
+    command: str | tuple[str, ...]  # a tuple runs as is; a string runs under /bin/sh -c
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    pool: str = ""
+    accelerator: str = "CPU"
+    accelerators_per_node: int = 0
+    nodes: int = 1  # gang size: one process (or backend task) per node, all or nothing
+    time_limit_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStatus:
+    key: AttemptKey
+    state: AttemptState
+    exit_code: int | None = None
+    message: str = ""  # for people: why it failed, what the backend said
+
+
+class Executor(Protocol):
+    """One backend. Methods are called from one agent thread; they must not block for long."""
+
+    name: str
+
+    def pools(self) -> list[Pool]:
+        """The capacity this backend offers, as pools (detected, or declared by the operator)."""
+
+    def start(self, spec: AttemptSpec) -> None:
+        """Starts an attempt. Raises ExecutorRefused when it cannot run here (e.g. capacity)."""
+
+    def poll(self) -> list[AttemptStatus]:
+        """The state of every attempt this executor knows, in one call (one backend query)."""
+
+    def read_logs(self, key: AttemptKey, offset: int, limit: int = 65536) -> bytes:
+        """Up to ``limit`` bytes of the attempt's combined output from byte ``offset`` on."""
+
+    def cancel(self, key: AttemptKey, grace_s: float = 10.0) -> None:
+        """Stops an attempt and everything it started: politely, then by force after ``grace_s``."""
+
+    def forget(self, key: AttemptKey) -> None:
+        """Drops a finished attempt's bookkeeping (its logs may be kept on disk)."""
+
+
+class ExecutorRefused(Exception):
+    """The backend will not run this attempt; the message says why, for the user."""
