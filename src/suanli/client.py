@@ -22,6 +22,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut, TokenOut
 from suanli.adapters.api.schemas import (
     CenterListOut,
     CenterOut,
@@ -38,6 +39,7 @@ from suanli.domain.jobs import JobSpec
 
 __all__ = [
     "DEFAULT_SERVER",
+    "AttemptOut",
     "CenterOut",
     "ExplainOut",
     "FieldError",
@@ -49,6 +51,7 @@ __all__ = [
     "SuanliClient",
     "SuanliClientError",
     "SuanliConnectionError",
+    "TokenOut",
     "load_job_specs",
     "read_yaml_items",
 ]
@@ -215,6 +218,10 @@ class SuanliClient:
     def delete_center(self, name: str) -> None:
         self._request("DELETE", f"/centers/{name}")
 
+    def mint_center_token(self, name: str) -> TokenOut:
+        """A new token for the center's agent. The server keeps only its hash: this is the one copy."""
+        return self._post(TokenOut, f"/centers/{name}/tokens")
+
     # -- jobs -------------------------------------------------------------------------------------
     def submit(self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None) -> JobOut:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -281,6 +288,10 @@ class SuanliClient:
 
     def explain_job(self, job_id: int) -> ExplainOut:
         return self._get(ExplainOut, f"/jobs/{int(job_id)}/explain")
+
+    def job_attempts(self, job_id: int) -> list[AttemptOut]:
+        """The job's attempts, oldest first: where each ran, when, and how it ended."""
+        return self._get(AttemptListOut, f"/jobs/{int(job_id)}/attempts").attempts
 
 
 # -- YAML files -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from suanli.adapters.storage.agent_store import SqlAgentStore
 from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.leader import make_leader_lock
 from suanli.adapters.storage.migrations_runner import upgrade_database
@@ -14,11 +15,13 @@ from suanli.adapters.storage.store import SqlStore
 from suanli.adapters.storage.wakeups import PostgresWakeups
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.scheduler.cycle import Scheduler
+from suanli.services.agents import AgentService
 from suanli.services.centers import CenterService
 from suanli.services.clock import Clock, SystemClock
 from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
+from suanli.services.signal import Signal
 from suanli.settings import Settings
 
 
@@ -31,6 +34,8 @@ class Container:
     centers: CenterService
     scheduling: SchedulingService
     loop: SchedulerLoop
+    agents: AgentService
+    assignments: Signal  # fired when placements are written or jobs let go: wakes agents' long polls
 
     def close(self) -> None:
         self.loop.stop()
@@ -47,7 +52,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     store = SqlStore(engine)
     catalog = settings.catalog()
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    scheduling = SchedulingService(store, Scheduler(settings.profile()), catalog, clock, holder)
+    assignments = Signal()
+    scheduling = SchedulingService(
+        store, Scheduler(settings.profile()), catalog, clock, holder, on_placed=assignments.notify
+    )
     loop = SchedulerLoop(
         scheduling,
         make_leader_lock(engine, holder, settings.home),
@@ -58,13 +66,27 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     def capacity_changed() -> None:
         scheduling.invalidate()
         loop.wake()
+        assignments.notify()  # a cancelled job's attempt is news for its center's long poll
 
+    centers = CenterService(store, catalog, clock, on_change=capacity_changed)
+    agents = AgentService(
+        store,
+        SqlAgentStore(store),
+        centers,
+        clock,
+        heartbeat_s=settings.agent_heartbeat_s,
+        offline_after_s=settings.agent_offline_after_s,
+        on_release=capacity_changed,
+    )
+    loop.housekeeping = agents.expire_silent_centers
     return Container(
         settings=settings,
         catalog=catalog,
         store=store,
         jobs=JobService(store, catalog, clock, on_change=loop.wake, on_release=capacity_changed),
-        centers=CenterService(store, catalog, clock, on_change=capacity_changed),
+        centers=centers,
         scheduling=scheduling,
         loop=loop,
+        agents=agents,
+        assignments=assignments,
     )

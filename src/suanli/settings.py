@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     accelerators: list[dict[str, Any]] = Field(default_factory=list)  # extra catalog models
     max_body_bytes: int = 8 * 1024 * 1024
     max_jobs_per_request: int = 100_000
+    agent_heartbeat_s: float = Field(default=5.0, gt=0, description="how often agents are asked to heartbeat")
+    agent_offline_after_s: float = Field(
+        default=30.0, gt=0, description="a center whose agent is silent this long goes OFFLINE; its attempts are LOST"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from suanli.domain.attempts import Attempt, AttemptState
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
@@ -165,3 +166,46 @@ class Wakeups(Protocol):
     def notify(self) -> None: ...
 
     def listen(self, on_wake: Callable[[], None], stop: threading.Event) -> threading.Thread: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAttempt:
+    """An ASSIGNED or RUNNING attempt on a center, and whether it is still its job's current one."""
+
+    job_id: int
+    number: int
+    delivered: bool
+    current: bool  # the job is SCHEDULED/RUNNING and this is its latest attempt
+
+
+class AgentStore(Protocol):
+    """What the agent protocol needs beyond ``Store``: tokens, attempts, heartbeats."""
+
+    def add_center_token(self, center: str, token_hash: str, now: datetime) -> None:
+        """Raises NotFound if the center does not exist."""
+
+    def center_for_token(self, token_hash: str) -> str | None: ...
+
+    def touch_center(self, center: str, now: datetime) -> None:
+        """Records that the center's agent was heard from (no version change)."""
+
+    def silent_centers(self, cutoff: datetime) -> list[str]:
+        """Centers not OFFLINE whose agent was heard from once, but not since ``cutoff``."""
+
+    def get_attempt(self, job_id: int, number: int) -> Attempt | None: ...
+
+    def list_attempts(self, job_id: int) -> list[Attempt]: ...
+
+    def live_attempts(self, center: str) -> list[LiveAttempt]: ...
+
+    def has_undelivered(self, center: str) -> bool: ...
+
+    def claim_assignments(self, center: str, now: datetime) -> list[tuple[Attempt, Job]]:
+        """Marks the center's undelivered ASSIGNED attempts delivered and returns them with their jobs;
+        one whose job moved on meanwhile is CANCELLED instead (nobody started it)."""
+
+    def save_attempt(
+        self, attempt: Attempt, expected_state: AttemptState, job: Job | None = None, expected_version: int = 0
+    ) -> None:
+        """In one transaction: the attempt if still in ``expected_state`` and, if given, the job if
+        still at ``expected_version``. Raises StaleVersion (and writes nothing) otherwise."""

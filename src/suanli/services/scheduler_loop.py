@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from suanli.services.ports import CycleRecord, LeaderLock, Wakeups
 from suanli.services.scheduling import SchedulingService
@@ -26,10 +27,13 @@ class SchedulerLoop:
         interval_s: float = 1.0,
         min_gap_s: float = 0.05,
         wakeups: Wakeups | None = None,
+        housekeeping: Callable[[], bool] | None = None,
     ) -> None:
         self.scheduling = scheduling
         self.leader = leader
         self.wakeups = wakeups
+        # Leader-only work before each cycle (silent centers go OFFLINE); True if capacity changed.
+        self.housekeeping = housekeeping
         self.leading = False  # as of the last attempt; cheap to read on every event
         self.interval_s = interval_s
         self.min_gap_s = min_gap_s  # leaves room for the API between back-to-back cycles
@@ -73,6 +77,8 @@ class SchedulerLoop:
         self.leading = self.leader.try_acquire()
         if not self.leading:
             return None
+        if self.housekeeping is not None and self.housekeeping():
+            self.scheduling.invalidate()
         self.last = self.scheduling.run_cycle()
         self.cycles += 1
         return self.last

@@ -15,6 +15,7 @@ Two caches keep a cycle's cost proportional to the pending queue, not to the fle
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.job import Job, Placement
@@ -36,6 +37,7 @@ class SchedulingService:
         clock: Clock,
         holder: str,
         refresh_s: float = 300.0,
+        on_placed: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
@@ -43,6 +45,7 @@ class SchedulingService:
         self.holder = holder
         self.throughput = {model.name: model.throughput for model in catalog}
         self.refresh_s = refresh_s
+        self.on_placed = on_placed  # wakes agents' long polls in this process
         self._requests: dict[int, SchedulingRequest] = {}
         self._working: Snapshot | None = None
         self._working_since = 0.0
@@ -114,6 +117,8 @@ class SchedulingService:
             reservation=self.last_reservation,
         )
         if written:
+            if self.on_placed is not None:
+                self.on_placed()
             self.store.record_cycle(record)
         return record
 

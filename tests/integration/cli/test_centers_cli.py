@@ -78,3 +78,16 @@ def test_bad_center_files_exit_2_naming_the_line(cli, tmp_path: Path) -> None:  
     taken = write(tmp_path / "taken.yaml", center_yaml("cli-taken"))
     assert cli("center", "add", str(taken)).exit_code == 0
     assert "already exists" in assert_clean_error(cli("center", "add", str(taken)), 1)[0]
+
+
+def test_token_prints_a_new_token_each_time(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("center", "add", str(write(tmp_path / "c.yaml", center_yaml("cli-token"))))
+    first = cli("center", "token", "cli-token")
+    assert first.exit_code == 0, first.stderr
+    token = first.stdout.strip()
+    assert token.startswith("sl_") and first.stdout == token + "\n"
+    second = cli("center", "token", "cli-token", "-o", "json")
+    assert second.json()["center"] == "cli-token" and second.json()["token"] not in (token, "")
+
+    missing = cli("center", "token", "cli-nowhere")
+    assert any("cli-nowhere" in line for line in assert_clean_error(missing, missing.exit_code))

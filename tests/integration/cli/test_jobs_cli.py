@@ -50,6 +50,7 @@ def test_submit_list_show_explain_cancel(cli, tmp_path: Path) -> None:  # type: 
 
     shown = cli("job", "show", str(train))
     assert "cli-jobs-site/main" in shown.stdout
+    assert "attempts:" in shown.stdout and "#1 cli-jobs-site/main" in shown.stdout and "ASSIGNED" in shown.stdout
     explained = cli("job", "explain", str(train), "-o", "json").json()
     assert explained["status"] == "SCHEDULED" and "cli-jobs-site" in " ".join(explained["reasons"])
     waiting = cli("job", "explain", str(evaluate))

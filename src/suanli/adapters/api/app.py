@@ -12,6 +12,7 @@ import suanli
 from suanli.adapters.api.middleware import BodyLimit, CatchAll
 from suanli.adapters.api.problems import install_problem_handlers
 from suanli.adapters.api.responses import document_body_models
+from suanli.adapters.api.routes.agent import agent_router
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.jobs import jobs_router
@@ -50,7 +51,8 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_problem_handlers(app)
-    for router in (health_router(container), centers_router(container), jobs_router(container)):
+    routers = (health_router(container), centers_router(container), jobs_router(container), agent_router(container))
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     document_body_models(app, [JobBatchIn])
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.

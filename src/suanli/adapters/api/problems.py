@@ -181,8 +181,9 @@ def status_for(error: SuanliError) -> int:
 async def _on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SuanliError)
     errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else []
+    headers = getattr(exc, "headers", None)  # e.g. WWW-Authenticate on a 401
     return problem_response(
-        status_for(exc), exc.message, title=exc.title, slug=_slug(type(exc).__name__), errors=errors
+        status_for(exc), exc.message, title=exc.title, slug=_slug(type(exc).__name__), errors=errors, headers=headers
     )
 
 

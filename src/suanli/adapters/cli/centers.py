@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -193,3 +194,18 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: O
         print_json({"deleted": name})
     else:
         out.print(f"deleted center {escape(name)}")
+
+
+@app.command("token")
+def token(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
+    """Mint a token for the center's agent. It is shown once; the server keeps only its hash.
+
+    Example: suanli center token qingdao-ai
+    """
+    current = state(ctx, output)
+    minted = current.client().mint_center_token(name)
+    if current.json:
+        print_json(minted)
+    else:
+        # Plain, not through rich: the token must come out exactly, for `$(suanli center token x)`.
+        sys.stdout.write(minted.token + "\n")

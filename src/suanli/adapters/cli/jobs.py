@@ -23,7 +23,7 @@ from suanli.adapters.cli.output import (
     styled,
     when,
 )
-from suanli.client import JobOut, load_job_specs
+from suanli.client import AttemptOut, JobOut, load_job_specs
 from suanli.domain.errors import InvalidSpec
 from suanli.domain.jobs import JobSpec
 from suanli.settings import load_settings
@@ -153,11 +153,27 @@ def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")
     Example: suanli job show 42
     """
     current = state(ctx, output)
-    job = current.client().get_job(job_id)
+    client = current.client()
+    job = client.get_job(job_id)
     if current.json:
         print_json(job)
     else:
         _show(job)
+        _show_attempts(client.job_attempts(job_id))
+
+
+def _show_attempts(attempts: list[AttemptOut]) -> None:
+    """The timeline: where each attempt ran, when, and how it ended."""
+    if not attempts:
+        return
+    out.print("attempts:")
+    for a in attempts:
+        span = when(a.created_at) + (f" -> {when(a.ended_at)}" if a.ended_at else "")
+        code = f" exit {a.exit_code}" if a.exit_code is not None else ""
+        why = f" ({a.message})" if a.message else ""
+        out.print(
+            escape(f"  #{a.attempt} {a.center}/{a.pool} nodes {list(a.node_indices)}: {a.state}{code}{why}, {span}")
+        )
 
 
 @job_app.command("explain")

@@ -12,14 +12,15 @@ from datetime import datetime
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, literal_column, select, union_all, update
+from sqlalchemy import Select, bindparam, exists, func, insert, literal_column, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from suanli.adapters.storage import rows
-from suanli.adapters.storage.tables import centers, jobs
+from suanli.adapters.storage.tables import attempts, capacity_changes, centers, jobs
+from suanli.domain.attempts import AttemptState
 from suanli.domain.job import Job
-from suanli.domain.job_status import JobStatus
+from suanli.domain.job_status import ACTIVE, JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.services.ports import JobFilter, PendingJob, PlacementWrite
 
@@ -93,6 +94,35 @@ def page_query(filter: JobFilter, after: int | None, limit: int, postgres: bool)
     ]
     ids = union_all(*(select(sub.c.id) for sub in per_status))
     return newest_first.where(jobs.c.id.in_(ids))
+
+
+# writes -------------------------------------------------------------------------------------------
+
+
+def write_job(connection: Connection, job: Job, expected_version: int) -> bool:
+    """Writes a transitioned job if its version is still ``expected_version``; False if it is not.
+
+    A job that leaves SCHEDULED/RUNNING may free capacity: the release counter moves with it.
+    """
+    statement = (
+        update(jobs)
+        .where(jobs.c.id == job.id, jobs.c.version == expected_version)
+        .values(
+            status=job.status.value,
+            attempts=job.attempts,
+            message=job.message,
+            updated_at=rows.utc(job.updated_at),
+            version=expected_version + 1,
+            **rows.placement_values(job.placement),
+        )
+    )
+    if connection.execute(statement).rowcount != 1:
+        return False
+    if job.status not in ACTIVE:
+        connection.execute(
+            update(capacity_changes).where(capacity_changes.c.id == 1).values(counter=capacity_changes.c.counter + 1)
+        )
+    return True
 
 
 # scheduling ---------------------------------------------------------------------------------------
@@ -229,3 +259,32 @@ def write_placements(connection: Connection, chosen: Sequence[PlacementWrite], n
     if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(parameters):
         # Cannot happen while the rows are locked; if it does, undo the whole cycle's writes.
         raise RuntimeError(f"placed {result.rowcount} of {len(parameters)} checked jobs; rolled back")
+    _add_attempts(connection, chosen, now)
+
+
+def _add_attempts(connection: Connection, chosen: Sequence[PlacementWrite], now: datetime) -> None:
+    """An ASSIGNED attempt per placement, numbered by the job's new attempts count (its fencing token)."""
+    numbers: dict[int, int] = {}
+    for chunk in _chunks([w.job_id for w in chosen]):
+        found = connection.execute(select(jobs.c.id, jobs.c.attempts).where(jobs.c.id.in_(chunk))).all()
+        numbers.update((job_id, count) for job_id, count in found)
+    connection.execute(
+        insert(attempts),
+        [
+            {
+                "job_id": w.job_id,
+                "number": numbers[w.job_id],
+                "center": w.placement.center,
+                "pool": w.placement.pool,
+                "node_indices": list(w.placement.node_indices),
+                "state": AttemptState.ASSIGNED.value,
+                "delivered": False,
+                "exit_code": None,
+                "message": "",
+                "created_at": now,
+                "started_at": None,
+                "ended_at": None,
+            }
+            for w in chosen
+        ],
+    )

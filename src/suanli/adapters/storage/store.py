@@ -215,26 +215,8 @@ class SqlStore:
 
     def save_job(self, job: Job, expected_version: int) -> Job:
         updated_at = rows.utc(job.updated_at)
-        statement = (
-            update(jobs_table)
-            .where(jobs_table.c.id == job.id, jobs_table.c.version == expected_version)
-            .values(
-                status=job.status.value,
-                attempts=job.attempts,
-                message=job.message,
-                updated_at=updated_at,
-                version=expected_version + 1,
-                **rows.placement_values(job.placement),
-            )
-        )
         with self._write() as connection:
-            if connection.execute(statement).rowcount == 1:
-                if job.status not in ACTIVE:  # it may have held capacity: tell the scheduler
-                    connection.execute(
-                        update(capacity_changes)
-                        .where(capacity_changes.c.id == 1)
-                        .values(counter=capacity_changes.c.counter + 1)
-                    )
+            if job_queries.write_job(connection, job, expected_version):
                 return job.model_copy(update={"version": expected_version + 1, "updated_at": updated_at})
             current = connection.execute(select(jobs_table.c.version).where(jobs_table.c.id == job.id)).scalar()
         if current is None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -72,6 +73,8 @@ centers = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # When the center's agent was last heard from; NULL for a center that has no agent.
+    Column("last_seen", UtcDateTime()),
 )
 
 jobs = Table(
@@ -131,4 +134,33 @@ capacity_changes = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("counter", BigInteger, nullable=False),
+)
+
+# Only a SHA-256 of each token is kept: a copy of the database lets no one act as a center.
+center_tokens = Table(
+    "center_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("center", String(63), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_center_tokens_center", "center"),
+)
+
+# One row per execution of a job; ``number`` is the fencing token (the job's attempts count).
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("job_id", Id, primary_key=True, autoincrement=False),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("center", String(63), nullable=False),
+    Column("pool", String(63), nullable=False),
+    Column("node_indices", _json(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("exit_code", Integer),
+    Column("message", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("ended_at", UtcDateTime()),
+    Index("ix_attempts_center_state", "center", "state"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from suanli.adapters.api.agent_schemas import TokenOut
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.adapters.api.schemas import CenterListOut, CenterOut, PoolsIn
 from suanli.composition import Container
@@ -76,5 +77,15 @@ def centers_router(container: Container) -> APIRouter:
     def delete_center(name: str) -> Response:
         centers.delete(name)
         return Response(status_code=204)
+
+    @router.post(
+        "/{name}/tokens",
+        status_code=201,
+        response_model=TokenOut,
+        responses=problem_docs(404, 422),
+        summary="Mint a token for the center's agent (shown once; stored hashed)",
+    )
+    def mint_token(name: str) -> Response:
+        return json_response(TokenOut(center=name, token=container.agents.mint_token(name)), 201)
 
     return router

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
 from suanli.adapters.api.schemas import (
     IDEMPOTENCY_KEY_MAX,
@@ -171,5 +172,16 @@ def jobs_router(container: Container) -> APIRouter:
         job = jobs.get(job_id, DEFAULT_TENANT)
         reasons = container.scheduling.explain(job)
         return json_response(ExplainOut.model_construct(job_id=job.id, status=job.status, reasons=reasons))
+
+    @router.get(
+        "/{job_id}/attempts",
+        response_model=AttemptListOut,
+        responses=problem_docs(404, 422),
+        summary="The job's attempts: where each ran, when, and how it ended",
+    )
+    def list_attempts(job_id: JobId) -> Response:
+        jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
+        attempts = [AttemptOut.from_attempt(a) for a in container.agents.attempts(job_id)]
+        return json_response(AttemptListOut(attempts=attempts))
 
     return router

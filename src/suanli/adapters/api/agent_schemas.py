@@ -1,0 +1,152 @@
+"""The wire format of the agent protocol (docs/agent-protocol.md), version ``PROTOCOL``.
+
+Requests are strict: an unknown field, a wrong type or an unknown state is refused (422) before
+anything changes, because a half-understood report from a center must not move a job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from suanli.domain.attempts import Attempt, AttemptState
+from suanli.domain.centers import Pool
+from suanli.domain.job import Job
+
+PROTOCOL = 1
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class AttemptKeyIO(BaseModel):
+    """One attempt of one job: the attempt number is its fencing token."""
+
+    model_config = _STRICT
+
+    job_id: int = Field(ge=1, le=2**63 - 1)
+    attempt: int = Field(ge=1, le=2**31 - 1)
+
+
+class HelloIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # pools are lax like the operator's API
+
+    protocol: int = Field(strict=True)
+    agent_version: str = Field(min_length=1, max_length=100)
+    pools: tuple[Pool, ...] = Field(max_length=256)
+    running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
+
+
+class HelloOut(BaseModel):
+    protocol: int = PROTOCOL
+    center: str
+    heartbeat_s: float = Field(description="send a heartbeat this often")
+    offline_after_s: float = Field(description="silent this long, the center goes OFFLINE and its attempts are LOST")
+    kill: list[AttemptKeyIO] = Field(description="reported attempts that are no longer this center's: stop them")
+
+
+class HeartbeatIn(BaseModel):
+    model_config = _STRICT
+
+    protocol: int
+    running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
+
+
+class HeartbeatOut(BaseModel):
+    protocol: int = PROTOCOL
+    kill: list[AttemptKeyIO]
+
+
+class AssignmentOut(BaseModel):
+    """Everything an agent needs to start one attempt."""
+
+    job_id: int
+    attempt: int
+    name: str
+    command: str | tuple[str, ...]
+    env: dict[str, str]
+    workdir: str | None
+    pool: str
+    accelerator: str
+    accelerators_per_node: int
+    nodes: int
+    node_indices: tuple[int, ...]
+    time_limit: float | None
+
+    @classmethod
+    def build(cls, attempt: Attempt, job: Job) -> AssignmentOut:
+        spec = job.spec
+        accelerator = job.placement.accelerator if job.placement is not None else ""
+        per_node = job.placement.accelerators_per_node if job.placement is not None else 0
+        return cls(
+            job_id=job.id,
+            attempt=attempt.number,
+            name=spec.name,
+            command=spec.command,
+            env=dict(spec.env),
+            workdir=spec.workdir,
+            pool=attempt.pool,
+            accelerator=accelerator,
+            accelerators_per_node=per_node,
+            nodes=spec.nodes,
+            node_indices=attempt.node_indices,
+            time_limit=spec.time_limit,
+        )
+
+
+class AssignmentsOut(BaseModel):
+    protocol: int = PROTOCOL
+    assignments: list[AssignmentOut] = Field(description="new work; each attempt is handed out once")
+    cancel: list[AttemptKeyIO] = Field(description="attempts to stop: their job was cancelled or moved on")
+
+
+ReportedState = Literal["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "REFUSED"]
+
+
+class StateIn(BaseModel):
+    model_config = _STRICT
+
+    protocol: int
+    state: ReportedState
+    exit_code: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    message: str = Field(default="", max_length=4000)
+
+
+class AttemptOut(BaseModel):
+    job_id: int
+    attempt: int
+    center: str
+    pool: str
+    node_indices: tuple[int, ...]
+    state: AttemptState
+    exit_code: int | None = None
+    message: str = ""
+    created_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @classmethod
+    def from_attempt(cls, attempt: Attempt) -> AttemptOut:
+        return cls(
+            job_id=attempt.job_id,
+            attempt=attempt.number,
+            center=attempt.center,
+            pool=attempt.pool,
+            node_indices=attempt.node_indices,
+            state=attempt.state,
+            exit_code=attempt.exit_code,
+            message=attempt.message,
+            created_at=attempt.created_at,
+            started_at=attempt.started_at,
+            ended_at=attempt.ended_at,
+        )
+
+
+class AttemptListOut(BaseModel):
+    attempts: list[AttemptOut]
+
+
+class TokenOut(BaseModel):
+    center: str
+    token: str = Field(description="shown once; only its SHA-256 is stored")

@@ -1,0 +1,149 @@
+"""/api/v1/agent: the agent protocol (docs/agent-protocol.md). Each request carries a center token.
+
+Only the long poll is async: it waits on the event loop for the in-process ``Signal`` (fired when
+the scheduler writes placements) and re-checks the database every ``RECHECK_S`` for work placed
+by another process, holding no connection and no thread while it waits.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from suanli.adapters.api.agent_schemas import (
+    PROTOCOL,
+    AssignmentOut,
+    AssignmentsOut,
+    AttemptKeyIO,
+    AttemptOut,
+    HeartbeatIn,
+    HeartbeatOut,
+    HelloIn,
+    HelloOut,
+    StateIn,
+)
+from suanli.adapters.api.responses import json_response, problem_docs
+from suanli.composition import Container
+from suanli.domain.attempts import AttemptState
+from suanli.domain.errors import SuanliError
+
+RECHECK_S = 0.25
+MAX_WAIT_S = 60.0
+
+
+class Unauthorized(SuanliError):
+    http_status = 401
+    title = "Unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="suanli-agent"'}
+
+
+class UnsupportedProtocol(SuanliError):
+    http_status = 400
+    title = "Unsupported agent protocol"
+
+
+def check_protocol(version: int) -> None:
+    if version != PROTOCOL:
+        raise UnsupportedProtocol(
+            f"this server speaks agent protocol {PROTOCOL}, the agent sent {version}; "
+            "install the agent of the same Suanli release as the server",
+            field="protocol",
+        )
+
+
+def _keys(keys: list[AttemptKeyIO]) -> list[tuple[int, int]]:
+    return [(k.job_id, k.attempt) for k in keys]
+
+
+def _out(keys: list[tuple[int, int]]) -> list[AttemptKeyIO]:
+    return [AttemptKeyIO(job_id=job_id, attempt=number) for job_id, number in keys]
+
+
+def center_of(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
+    """The center whose token the request carries; raises Unauthorized."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "send the center's token as 'Authorization: Bearer <token>'; mint one with `suanli center token NAME`"
+        )
+    container: Container = request.app.state.container
+    center = container.agents.center_for(token.strip())
+    if center is None:
+        raise Unauthorized("the center token is not valid (mistyped, or its center was deleted); mint a new one")
+    return center
+
+
+Center = Annotated[str, Depends(center_of)]
+
+
+def agent_router(container: Container) -> APIRouter:
+    router = APIRouter(prefix="/agent", tags=["agent"])
+    agents = container.agents
+    signal = container.assignments
+    settings = container.settings
+
+    @router.post("/hello", response_model=HelloOut, responses=problem_docs(400, 401, 422), summary="Agent connects")
+    def hello(center: Center, body: HelloIn) -> Response:
+        check_protocol(body.protocol)
+        kill = agents.hello(center, body.pools, _keys(body.running))
+        out = HelloOut(
+            center=center,
+            heartbeat_s=settings.agent_heartbeat_s,
+            offline_after_s=settings.agent_offline_after_s,
+            kill=_out(kill),
+        )
+        return json_response(out)
+
+    @router.post("/heartbeat", response_model=HeartbeatOut, responses=problem_docs(400, 401, 422), summary="Alive")
+    def heartbeat(center: Center, body: HeartbeatIn) -> Response:
+        check_protocol(body.protocol)
+        return json_response(HeartbeatOut(kill=_out(agents.heartbeat(center, _keys(body.running)))))
+
+    @router.get(
+        "/assignments",
+        response_model=AssignmentsOut,
+        responses=problem_docs(400, 401, 422),
+        summary="Long-poll for new attempts (each delivered once) and cancellations",
+    )
+    async def assignments(
+        center: Center,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for work")] = 0,
+        protocol: Annotated[int, Query()] = PROTOCOL,
+    ) -> Response:
+        check_protocol(protocol)
+        deadline = time.monotonic() + wait
+        known_cancels: set[tuple[int, int]] | None = None
+        while True:
+            since = signal.generation
+            poll = await run_in_threadpool(agents.poll, center)
+            if known_cancels is None:
+                known_cancels = set(poll.cancel)
+            remaining = deadline - time.monotonic()
+            if poll.assignments or not set(poll.cancel) <= known_cancels or remaining <= 0:
+                out = AssignmentsOut(
+                    assignments=[AssignmentOut.build(a, j) for a, j in poll.assignments], cancel=_out(poll.cancel)
+                )
+                return json_response(out)
+            await signal.wait(since, min(RECHECK_S, remaining))
+
+    @router.post(
+        "/attempts/{job_id}/{attempt}/state",
+        response_model=AttemptOut,
+        responses=problem_docs(400, 401, 403, 404, 409, 422),
+        summary="Report an attempt's state (fenced by the attempt number)",
+    )
+    def report_state(
+        center: Center,
+        job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        attempt: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        body: StateIn,
+    ) -> Response:
+        check_protocol(body.protocol)
+        moved = agents.report(center, job_id, attempt, AttemptState(body.state), body.exit_code, body.message)
+        return json_response(AttemptOut.from_attempt(moved))
+
+    return router

@@ -1,0 +1,187 @@
+"""``SqlAgentStore``: the AgentStore port (center tokens, attempts, heartbeats) on SQLAlchemy Core.
+
+It shares the ``SqlStore``'s engine and its in-process write lock, so SQLite writers still queue
+in one line. Every public method is one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, insert, not_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from suanli.adapters.storage import job_queries, rows
+from suanli.adapters.storage.store import SqlStore
+from suanli.adapters.storage.tables import attempts, center_tokens, centers, jobs
+from suanli.domain.attempts import LIVE_ATTEMPT, Attempt, AttemptState
+from suanli.domain.centers import CenterState
+from suanli.domain.errors import NotFound, StaleVersion
+from suanli.domain.job import Job
+from suanli.domain.job_status import ACTIVE
+from suanli.services.ports import LiveAttempt
+
+_LIVE = sorted(s.value for s in LIVE_ATTEMPT)
+_ACTIVE = sorted(s.value for s in ACTIVE)
+_CURRENT = and_(jobs.c.status.in_(_ACTIVE), jobs.c.attempts == attempts.c.number)
+_ATTEMPT_COLUMNS = [c for c in attempts.c if c.name != "delivered"]
+
+
+def attempt_from_row(row: Any) -> Attempt:
+    return Attempt(
+        job_id=row.job_id,
+        number=row.number,
+        center=row.center,
+        pool=row.pool,
+        node_indices=tuple(row.node_indices or ()),
+        state=AttemptState(row.state),
+        exit_code=row.exit_code,
+        message=row.message,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+    )
+
+
+class SqlAgentStore:
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def add_center_token(self, center: str, token_hash: str, now: datetime) -> None:
+        with self._store._write() as connection:
+            if connection.execute(select(centers.c.name).where(centers.c.name == center)).first() is None:
+                raise NotFound(f"center {center!r} not found; `suanli center list` shows the registered centers")
+            try:
+                connection.execute(
+                    insert(center_tokens), {"token_hash": token_hash, "center": center, "created_at": rows.utc(now)}
+                )
+            except IntegrityError:  # a 256-bit collision: practically impossible, never silently shared
+                raise StaleVersion("token collision; mint another") from None
+
+    def center_for_token(self, token_hash: str) -> str | None:
+        statement = (
+            select(center_tokens.c.center)
+            .join(centers, centers.c.name == center_tokens.c.center)  # a deleted center's tokens are dead
+            .where(center_tokens.c.token_hash == token_hash)
+        )
+        with self._store._read() as connection:
+            return connection.execute(statement).scalar()
+
+    def touch_center(self, center: str, now: datetime) -> None:
+        with self._store._write() as connection:
+            connection.execute(update(centers).where(centers.c.name == center).values(last_seen=rows.utc(now)))
+
+    def silent_centers(self, cutoff: datetime) -> list[str]:
+        statement = (
+            select(centers.c.name)
+            .where(
+                centers.c.last_seen.is_not(None),
+                centers.c.last_seen < rows.utc(cutoff),
+                centers.c.state != CenterState.OFFLINE.value,
+            )
+            .order_by(centers.c.name)
+        )
+        with self._store._read() as connection:
+            return list(connection.execute(statement).scalars())
+
+    def get_attempt(self, job_id: int, number: int) -> Attempt | None:
+        statement = select(*_ATTEMPT_COLUMNS).where(attempts.c.job_id == job_id, attempts.c.number == number)
+        with self._store._read() as connection:
+            row = connection.execute(statement).first()
+        return attempt_from_row(row) if row is not None else None
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        statement = select(*_ATTEMPT_COLUMNS).where(attempts.c.job_id == job_id).order_by(attempts.c.number)
+        with self._store._read() as connection:
+            return [attempt_from_row(row) for row in connection.execute(statement)]
+
+    def live_attempts(self, center: str) -> list[LiveAttempt]:
+        statement = (
+            select(attempts.c.job_id, attempts.c.number, attempts.c.delivered, _CURRENT.label("current"))
+            .join(jobs, jobs.c.id == attempts.c.job_id)
+            .where(attempts.c.center == center, attempts.c.state.in_(_LIVE))
+            .order_by(attempts.c.job_id, attempts.c.number)
+        )
+        with self._store._read() as connection:
+            found = connection.execute(statement).all()
+        return [LiveAttempt(r.job_id, r.number, bool(r.delivered), bool(r.current)) for r in found]
+
+    def has_undelivered(self, center: str) -> bool:
+        statement = select(
+            exists().where(
+                attempts.c.center == center,
+                attempts.c.state == AttemptState.ASSIGNED.value,
+                not_(attempts.c.delivered),
+            )
+        )
+        with self._store._read() as connection:
+            return bool(connection.execute(statement).scalar())
+
+    def claim_assignments(self, center: str, now: datetime) -> list[tuple[Attempt, Job]]:
+        waiting = (
+            select(*_ATTEMPT_COLUMNS, _CURRENT.label("current"))
+            .join(jobs, jobs.c.id == attempts.c.job_id)
+            .where(
+                attempts.c.center == center,
+                attempts.c.state == AttemptState.ASSIGNED.value,
+                not_(attempts.c.delivered),
+            )
+            .order_by(attempts.c.job_id)
+        )
+        claimed: list[Attempt] = []
+        with self._store._write() as connection:
+            for row in connection.execute(waiting).all():
+                attempt = attempt_from_row(row)
+                values: dict[str, Any] = {"delivered": True}
+                if not row.current:
+                    values |= {
+                        "state": AttemptState.CANCELLED.value,
+                        "message": "the job left this attempt before the center took it",
+                        "ended_at": rows.utc(now),
+                    }
+                guard = update(attempts).where(
+                    attempts.c.job_id == attempt.job_id,
+                    attempts.c.number == attempt.number,
+                    not_(attempts.c.delivered),
+                )
+                # A poll of the same center in another process may have taken it first.
+                if connection.execute(guard.values(values)).rowcount == 1 and row.current:
+                    claimed.append(attempt)
+            if not claimed:
+                return []
+            by_id = {
+                row.id: rows.job_from_row(row)
+                for row in connection.execute(
+                    select(*rows.JOB_COLUMNS).where(jobs.c.id.in_([a.job_id for a in claimed]))
+                )
+            }
+        return [(attempt, by_id[attempt.job_id]) for attempt in claimed]
+
+    def save_attempt(
+        self, attempt: Attempt, expected_state: AttemptState, job: Job | None = None, expected_version: int = 0
+    ) -> None:
+        statement = (
+            update(attempts)
+            .where(
+                attempts.c.job_id == attempt.job_id,
+                attempts.c.number == attempt.number,
+                attempts.c.state == expected_state.value,
+            )
+            .values(
+                state=attempt.state.value,
+                exit_code=attempt.exit_code,
+                message=attempt.message,
+                started_at=rows.utc(attempt.started_at) if attempt.started_at else None,
+                ended_at=rows.utc(attempt.ended_at) if attempt.ended_at else None,
+                # An attempt that ended needs no delivery; one reported RUNNING was evidently delivered.
+                **({} if attempt.state is AttemptState.ASSIGNED else {"delivered": True}),
+            )
+        )
+        with self._store._write() as connection:
+            if connection.execute(statement).rowcount != 1:
+                raise StaleVersion(
+                    f"attempt {attempt.number} of job {attempt.job_id} changed meanwhile; read it again and retry"
+                )
+            if job is not None and not job_queries.write_job(connection, job, expected_version):
+                raise StaleVersion(f"job {job.id} was changed meanwhile; read it again and retry")

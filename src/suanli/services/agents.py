@@ -1,0 +1,221 @@
+"""Use cases of the agent protocol: tokens, hello and heartbeats, assignments, attempt reports,
+and declaring silent centers OFFLINE.
+
+Every report is fenced by its attempt number: only a job's current attempt, on the center that
+holds it, may move the job. Job and attempt are written together with optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from suanli.domain.attempts import JOB_STATUS_FOR_REPORT, Attempt, AttemptState, outcome_message
+from suanli.domain.centers import CenterState, Pool
+from suanli.domain.errors import Conflict, Forbidden, NotFound, StaleVersion
+from suanli.domain.job import Job
+from suanli.domain.job_status import JobStatus, after_interruption
+from suanli.services.centers import CenterService
+from suanli.services.clock import Clock
+from suanli.services.ports import AgentStore, LiveAttempt, Store
+
+TOKEN_PREFIX = "sl_"
+_RETRIES = 5
+
+Key = tuple[int, int]  # (job id, attempt number)
+
+
+class StaleAttempt(Conflict):
+    """A report about an attempt that is no longer its job's current one (fencing)."""
+
+    title = "Stale attempt"
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    assignments: list[tuple[Attempt, Job]]
+    cancel: list[Key]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AgentService:
+    def __init__(
+        self,
+        store: Store,
+        agents: AgentStore,
+        centers: CenterService,
+        clock: Clock,
+        *,
+        heartbeat_s: float,
+        offline_after_s: float,
+        on_release: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.centers = centers
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.offline_after_s = offline_after_s
+        self.on_release = on_release  # a job left its placement: capacity is free
+
+    # tokens ---------------------------------------------------------------------------------------
+
+    def mint_token(self, center: str) -> str:
+        """A new token for ``center``; only its hash is stored, so this is the one time it is seen."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.agents.add_center_token(center, hash_token(token), self.clock.now())
+        return token
+
+    def center_for(self, token: str) -> str | None:
+        return self.agents.center_for_token(hash_token(token))
+
+    # hello and heartbeats -------------------------------------------------------------------------
+
+    def hello(self, center: str, pools: Sequence[Pool], running: Iterable[Key]) -> list[Key]:
+        """The agent (re)connects: its pools replace the registered ones, an OFFLINE center comes
+        back, and attempts it was given but no longer runs are lost (their jobs queue again).
+        Returns the reported attempts it must kill."""
+        self.centers.set_pools(center, pools)
+        self._seen(center)
+        reported = set(running)
+        lost = False
+        for live in self.agents.live_attempts(center):
+            if live.delivered and (live.job_id, live.number) not in reported:
+                lost |= self._lose(live, f"the agent of center {center!r} restarted without attempt {live.number}")
+        if lost:
+            self.on_release()
+        return self.kill_list(center, reported)
+
+    def heartbeat(self, center: str, running: Iterable[Key]) -> list[Key]:
+        self._seen(center)
+        return self.kill_list(center, set(running))
+
+    def _seen(self, center: str) -> None:
+        self.agents.touch_center(center, self.clock.now())
+        if self.centers.get(center).state is CenterState.OFFLINE:
+            self.centers.set_state(center, CenterState.ONLINE)
+
+    def kill_list(self, center: str, reported: set[Key]) -> list[Key]:
+        """Reported attempts that are not this center's current attempt of a live job, and this
+        center's live attempts whose job moved on (cancelled, say)."""
+        live = self.agents.live_attempts(center)
+        current = {(a.job_id, a.number) for a in live if a.current}
+        stale = {(a.job_id, a.number) for a in live if not a.current and a.delivered}
+        return sorted((reported - current) | stale)
+
+    # assignments ----------------------------------------------------------------------------------
+
+    def poll(self, center: str) -> Poll:
+        """New assignments for the center (each handed out once) and what it should cancel."""
+        assignments: list[tuple[Attempt, Job]] = []
+        if self.agents.has_undelivered(center):
+            assignments = self.agents.claim_assignments(center, self.clock.now())
+        cancel = [(a.job_id, a.number) for a in self.agents.live_attempts(center) if not a.current and a.delivered]
+        return Poll(assignments, cancel)
+
+    # reports --------------------------------------------------------------------------------------
+
+    def report(
+        self,
+        center: str,
+        job_id: int,
+        number: int,
+        state: AttemptState,
+        exit_code: int | None = None,
+        message: str = "",
+    ) -> Attempt:
+        """Moves the attempt and its job. Raises NotFound, Forbidden, StaleAttempt, IllegalTransition."""
+        for _ in range(_RETRIES):
+            attempt = self.agents.get_attempt(job_id, number)
+            if attempt is None:
+                raise NotFound(f"job {job_id} has no attempt {number}")
+            if attempt.center != center:
+                raise Forbidden(f"attempt {number} of job {job_id} was not assigned to center {center!r}")
+            job = self.store.get_job(job_id)
+            if number != job.attempts:
+                raise StaleAttempt(
+                    f"stale attempt: job {job_id} is on attempt {job.attempts} now; stop attempt {number}"
+                )
+            if attempt.state is AttemptState.LOST:
+                raise StaleAttempt(
+                    f"stale attempt: attempt {number} of job {job_id} was declared LOST ({attempt.message}); stop it"
+                )
+            if attempt.state is state:
+                return attempt  # the same report again (a retry): nothing to do
+            now = self.clock.now()
+            moved = attempt.transitioned(state, now, exit_code=exit_code, message=message)
+            target = JOB_STATUS_FOR_REPORT[state]
+            new_job: Job | None = None
+            if job.status.holds_capacity and job.status is not target:
+                start = (
+                    job.transitioned(JobStatus.RUNNING, now)
+                    if (job.status is JobStatus.SCHEDULED and target is JobStatus.SUCCEEDED)
+                    else job
+                )
+                new_job = start.transitioned(target, now, message=outcome_message(state, exit_code, message))
+            try:
+                self.agents.save_attempt(moved, attempt.state, new_job, job.version)
+            except StaleVersion:
+                continue  # the user or the scheduler moved the job meanwhile: decide again
+            if new_job is not None and not new_job.status.holds_capacity:
+                self.on_release()
+            return moved
+        raise StaleVersion(f"job {job_id} kept changing while its report was applied; send it again")
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        return self.agents.list_attempts(job_id)
+
+    # silent centers -------------------------------------------------------------------------------
+
+    def expire_silent_centers(self) -> bool:
+        """Centers whose agent has been silent too long go OFFLINE and their attempts are LOST.
+        Centers that never had an agent are left alone. True if anything changed."""
+        cutoff = self.clock.now() - timedelta(seconds=self.offline_after_s)
+        changed = False
+        for name in self.agents.silent_centers(cutoff):
+            try:
+                self.centers.set_state(name, CenterState.OFFLINE)
+            except (StaleVersion, NotFound):
+                continue  # changed or deleted meanwhile: the next cycle looks again
+            changed = True
+            reason = f"center {name!r} was not heard from for {self.offline_after_s:g} s and went OFFLINE"
+            for live in self.agents.live_attempts(name):
+                self._lose(live, reason)
+        if changed:
+            self.on_release()
+        return changed
+
+    def _lose(self, live: LiveAttempt, reason: str) -> bool:
+        """The attempt is LOST; if it was its job's current one the job queues again while retries
+        remain, else FAILED. True if a job moved."""
+        for _ in range(_RETRIES):
+            attempt = self.agents.get_attempt(live.job_id, live.number)
+            if attempt is None or not attempt.state.is_live:
+                return False
+            job = self.store.get_job(live.job_id)
+            now = self.clock.now()
+            lost = attempt.transitioned(AttemptState.LOST, now, message=reason)
+            new_job: Job | None = None
+            if job.status.holds_capacity and job.attempts == attempt.number:
+                interrupted = job.transitioned(JobStatus.LOST, now)
+                target = after_interruption(job.attempts, job.spec.max_retries)
+                if target is JobStatus.PENDING:
+                    text = f"{reason}; attempt {attempt.number} was lost, the job waits to run again"
+                else:
+                    text = (
+                        f"{reason}; attempt {attempt.number} was lost and no retries are left "
+                        f"(max_retries {job.spec.max_retries})"
+                    )
+                new_job = interrupted.transitioned(target, now, message=text)
+            try:
+                self.agents.save_attempt(lost, attempt.state, new_job, job.version)
+            except StaleVersion:
+                continue
+            return new_job is not None
+        return False

@@ -1,0 +1,87 @@
+"""A center whose agent falls silent goes OFFLINE; its work is LOST and runs elsewhere; the old
+attempt's late reports are fenced off; the agent, back again, is told what to kill."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from suanli.composition import Container
+from tests.integration.agent_api.conftest import ManualClock, attempts, job, register, submit
+from tests.integration.api.conftest import API, pool, problem
+
+
+def state_of(api: TestClient, center: str) -> str:
+    return str(api.get(f"{API}/centers/{center}").json()["state"])
+
+
+def test_a_silent_center_loses_its_job_to_another_and_its_late_success_is_refused(
+    api: TestClient, container: Container, clock: ManualClock
+) -> None:
+    lost = register(api, "qd-ai")
+    assert lost.hello([pool()]).status_code == 200
+    job_id = submit(api, max_retries=1)
+    container.loop.run_once()
+    assert [a["job_id"] for a in lost.poll().json()["assignments"]] == [job_id]
+    assert lost.report(job_id, 1, "RUNNING").status_code == 200
+    running = [{"job_id": job_id, "attempt": 1}]
+
+    spare = register(api, "bj-ai")  # registered by an operator; its agent has not said hello
+    clock.advance(20)
+    assert lost.heartbeat(running).json()["kill"] == []
+    container.loop.run_once()
+    assert state_of(api, "qd-ai") == "ONLINE"  # 20 s of silence is within the 30 s allowed
+
+    clock.advance(31)
+    container.loop.run_once()  # the silent center goes OFFLINE; the same cycle places the job again
+    assert state_of(api, "qd-ai") == "OFFLINE"
+    assert state_of(api, "bj-ai") == "ONLINE"  # never had an agent: never declared silent
+    shown = job(api, job_id)
+    assert shown["status"] == "SCHEDULED" and shown["attempts"] == 2
+    assert shown["placement"]["center"] == "bj-ai"
+    timeline = attempts(api, job_id)
+    assert [(a["attempt"], a["center"], a["state"]) for a in timeline] == [
+        (1, "qd-ai", "LOST"),
+        (2, "bj-ai", "ASSIGNED"),
+    ]
+    assert "not heard from for 30 s" in timeline[0]["message"]
+
+    late = problem(lost.report(job_id, 1, "SUCCEEDED", exit_code=0), 409)
+    assert f"job {job_id} is on attempt 2 now" in late["detail"]
+    assert job(api, job_id)["status"] == "SCHEDULED"
+
+    back = lost.hello([pool()], running)  # the agent reconnects, still running the old attempt
+    assert back.json()["kill"] == running
+    assert state_of(api, "qd-ai") == "ONLINE"
+    assert [a["job_id"] for a in spare.poll().json()["assignments"]] == [job_id]
+    assert spare.report(job_id, 2, "SUCCEEDED", exit_code=0).status_code == 200
+    assert job(api, job_id)["status"] == "SUCCEEDED"
+
+
+def test_without_retries_left_a_lost_job_fails_and_says_why(
+    api: TestClient, container: Container, clock: ManualClock
+) -> None:
+    agent = register(api, "qd-ai")
+    agent.hello([pool()])
+    job_id = submit(api)  # max_retries 0
+    container.loop.run_once()
+    agent.poll()
+    clock.advance(31)
+    container.loop.run_once()
+    shown = job(api, job_id)
+    assert shown["status"] == "FAILED"
+    assert "no retries are left (max_retries 0)" in shown["message"]
+    assert attempts(api, job_id)[0]["state"] == "LOST"
+
+
+def test_an_agent_that_restarts_without_its_attempts_gives_them_back(api: TestClient, container: Container) -> None:
+    agent = register(api, "qd-ai")
+    agent.hello([pool()])
+    job_id = submit(api, max_retries=2)
+    container.loop.run_once()
+    agent.poll()
+    assert agent.report(job_id, 1, "RUNNING").status_code == 200
+    assert agent.hello([pool()], []).json()["kill"] == []  # restarted, runs nothing
+    shown = job(api, job_id)
+    assert shown["status"] == "PENDING" and "restarted without attempt 1" in shown["message"]
+    container.loop.run_once()
+    assert [(a["job_id"], a["attempt"]) for a in agent.poll().json()["assignments"]] == [(job_id, 2)]
