@@ -36,15 +36,16 @@ class Server:
                 self.process.wait()
 
 
-def start_server(home: Path, **settings: str) -> Server:
+def start_server(home: Path, *, listen_port: int | None = None, **settings: str) -> Server:
     """Starts a server with SUANLI_HOME=home (and SUANLI_<KEY>=value for each setting) and waits
-    until it answers; its output goes to home/server.log."""
+    until it answers; its output goes to home/server.log. ``listen_port`` (default: a free one)
+    lets a test restart a server where its clients expect it."""
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
     env["SUANLI_HOME"] = str(home)
     env["SUANLI_SCHEDULER_INTERVAL_S"] = "0.1"
     env.update({f"SUANLI_{key.upper()}": value for key, value in settings.items()})
-    port = free_port()
+    port = listen_port or free_port()
     with (home / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "suanli.adapters.cli.main", "server", "--port", str(port)],

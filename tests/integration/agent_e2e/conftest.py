@@ -1,0 +1,164 @@
+"""A real `suanli server` and real `suanli agent` processes (tests/servers.py): nothing mocked.
+
+Agents run in their own sessions, so a test can kill -9 one; every process a fixture started,
+and every attempt process a test recorded, is killed (by process group) at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suanli.client import JobOut, SuanliClient
+from tests.servers import Server, start_server
+
+MODEL = "A100-80G"
+DECLARED = f"{MODEL}:2"
+FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@dataclass
+class AgentProcess:
+    center: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@dataclass
+class Cluster:
+    server: Server
+    client: SuanliClient
+    root: Path
+    agents: list[AgentProcess] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # attempt processes to kill at teardown
+
+    def add_center(self, name: str) -> str:
+        """Registers ``name`` (its pool is what the agent will declare) and returns a token."""
+        pool = {
+            "name": f"declared-{MODEL.lower()}",
+            "accelerator": MODEL,
+            "accelerators_per_node": 2,
+            "cpus_per_node": 4,
+            "memory_gb_per_node": 8,
+            "nodes": 1,
+            "price_per_accelerator_hour": 1,
+        }
+        self.client.add_center({"name": name, "owner": "test", "kind": "ai", "region": "test", "pools": [pool]})
+        return self.client.mint_center_token(name).token
+
+    def start_agent(self, center: str, token: str) -> AgentProcess:
+        work = self.root / f"agent-{center}"
+        work.mkdir(parents=True, exist_ok=True)
+        log = work / "agent.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+        env["SUANLI_AGENT_TOKEN"] = token
+        env["PYTHONUNBUFFERED"] = "1"
+        env["SUANLI_HOME"] = str(work)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "suanli.adapters.cli.main", "agent", "--server", self.server.url]
+                + ["--accelerators", DECLARED, "--work-dir", str(work), "--cancel-grace", "2"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        agent = AgentProcess(center, process, log)
+        self.agents.append(agent)
+        deadline = time.monotonic() + 15
+        while "serving center" not in agent.output():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the agent did not connect:\n{agent.output()}")
+            time.sleep(0.05)
+        return agent
+
+    def restart_server(self, **settings: str) -> None:
+        """kill -9 the server, then start it again on the same port and database."""
+        port = int(self.server.url.rsplit(":", 1)[1])
+        self.server.process.kill()
+        self.server.process.wait(10)
+        self.server = start_server(self.server.home, listen_port=port, **(SERVER_SETTINGS | settings))
+
+    def submit(self, command: str | list[str], **extra: Any) -> JobOut:
+        spec = {"name": "e2e", "command": command, "resources": {"accelerators": f"{MODEL}:1"}, **extra}
+        return self.client.submit(spec)
+
+    def wait_for(self, job_id: int, check: Callable[[JobOut], bool], timeout: float = 10) -> JobOut:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.client.get_job(job_id)
+            if check(job):
+                return job
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {a.center}:\n{a.output()}" for a in self.agents)
+                pytest.fail(f"job {job_id} is {job.status} ({job.message!r}) after {timeout}s\n{logs}")
+            time.sleep(0.05)
+
+    def wait_status(self, job_id: int, *statuses: str, timeout: float = 10) -> JobOut:
+        return self.wait_for(job_id, lambda job: job.status in statuses, timeout)
+
+    def close(self) -> None:
+        for agent in self.agents:
+            kill_group(agent.process.pid)
+            if agent.process.poll() is None:
+                agent.process.kill()
+            agent.process.wait(10)
+        for pid in self.pids:
+            kill_group(pid)
+        self.client.close()
+        # Killed, not stopped: uvicorn's graceful stop would wait out long polls still in flight.
+        self.server.process.kill()
+        self.server.process.wait(10)
+
+
+SERVER_SETTINGS = {"agent_offline_after_s": "2", "agent_heartbeat_s": "0.5"}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    server = start_server(tmp_path / "server", **SERVER_SETTINGS)
+    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def process_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (absent, or a zombie waiting for its parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def wait_file(path: Path, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text().strip():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} did not appear within {timeout}s")
+        time.sleep(0.05)
+    return path.read_text().strip()
