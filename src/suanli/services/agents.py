@@ -63,6 +63,9 @@ class AgentService:
         self.heartbeat_s = heartbeat_s
         self.offline_after_s = offline_after_s
         self.on_release = on_release  # a job left its placement: capacity is free
+        # Heartbeats that arrived while no server ran were never recorded: after a (re)start,
+        # give every agent a full offline period to say hello before judging it silent.
+        self._judging_from = clock.now() + timedelta(seconds=offline_after_s)
 
     # tokens ---------------------------------------------------------------------------------------
 
@@ -176,7 +179,10 @@ class AgentService:
     def expire_silent_centers(self) -> bool:
         """Centers whose agent has been silent too long go OFFLINE and their attempts are LOST.
         Centers that never had an agent are left alone. True if anything changed."""
-        cutoff = self.clock.now() - timedelta(seconds=self.offline_after_s)
+        now = self.clock.now()
+        if now < self._judging_from:
+            return False
+        cutoff = now - timedelta(seconds=self.offline_after_s)
         changed = False
         for name in self.agents.silent_centers(cutoff):
             try:

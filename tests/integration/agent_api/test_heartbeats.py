@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from suanli.composition import Container
+from suanli.composition import Container, build_container
+from suanli.domain.centers import CenterState
+from suanli.settings import Settings
 from tests.integration.agent_api.conftest import ManualClock, attempts, job, register, submit
 from tests.integration.api.conftest import API, pool, problem
 
@@ -85,3 +87,21 @@ def test_an_agent_that_restarts_without_its_attempts_gives_them_back(api: TestCl
     assert shown["status"] == "PENDING" and "restarted without attempt 1" in shown["message"]
     container.loop.run_once()
     assert [(a["job_id"], a["attempt"]) for a in agent.poll().json()["assignments"]] == [(job_id, 2)]
+
+
+def test_a_restarted_server_gives_agents_a_full_period_before_judging_them(
+    api: TestClient, container: Container, settings: Settings, clock: ManualClock
+) -> None:
+    agent = register(api, "qd-ai")
+    assert agent.hello([pool()]).status_code == 200
+    container.close()  # the server goes down; its agent's heartbeats reach nobody
+    clock.advance(60)
+    restarted = build_container(settings, clock)
+    try:
+        restarted.loop.run_once()
+        assert restarted.centers.get("qd-ai").state is CenterState.ONLINE  # not judged on the outage
+        clock.advance(31)
+        restarted.loop.run_once()  # a full period after the restart, still silent: now it is
+        assert restarted.centers.get("qd-ai").state is CenterState.OFFLINE
+    finally:
+        restarted.close()

@@ -103,6 +103,9 @@ def main_options(
     ctx.obj = State(server=server, output=output)
 
 
+GRACEFUL_SHUTDOWN_S = 3
+
+
 @app.command("server")
 def server(
     host: Annotated[str | None, typer.Option(help="address to listen on [default: 127.0.0.1]")] = None,
@@ -147,7 +150,15 @@ def server(
     if settings.workers == 1:
         application = create_app(build_container(settings))
         typer.echo(banner + ")")
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            # Agents hold long polls open for up to a minute; do not wait for them to stop.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
         return
     # Several processes: each builds its own container from the environment; the database is
     # migrated once here first, and the leader lock lets exactly one of them schedule.
@@ -166,6 +177,7 @@ def server(
         workers=settings.workers,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 
