@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, centers, jobs
+from suanli.adapters.cli import agent, centers, jobs, up
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -88,6 +88,7 @@ app.add_typer(jobs.job_app, name="job")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.list_jobs)
 app.command("agent")(agent.agent)
+app.command("up")(up.up)
 
 
 @app.callback()

@@ -1,0 +1,146 @@
+"""`suanli up`: the server (API + scheduler) and a local center made of this machine, in one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from suanli.adapters.cli.output import EXIT_SERVER, error
+
+GRACEFUL_SHUTDOWN_S = 1
+# The agent's long polls are short here (work still arrives at once), so that it stops within
+# about this long of Ctrl-C, before the server; STOP_S is how long the server waits for it.
+POLL_WAIT_S = 1.0
+STOP_S = 3.0
+
+
+def up(
+    port: Annotated[int | None, typer.Option(help="port to listen on [default: 8642]")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="state, SQLite database and job logs [default: $SUANLI_HOME or ~/.suanli]")
+    ] = None,
+    accelerators: Annotated[
+        str | None,
+        typer.Option(
+            "--accelerators",
+            help="declare MODEL:N accelerator slots (e.g. A100-80G:1) instead of detecting GPUs",
+        ),
+    ] = None,
+    center: Annotated[str, typer.Option("--center", help="the name of this machine's center")] = "local",
+) -> None:
+    """Run Suanli on this machine: the server (API + scheduler) and a local center whose jobs run here.
+
+    The center is registered if it does not exist yet; its agent talks to the server over loopback HTTP, like any other agent. Ctrl-C or SIGTERM stops both.
+
+    Example: suanli up --port 8642 --accelerators A100-80G:1
+    """  # noqa: E501
+    import uvicorn
+
+    from suanli.adapters.api.app import create_app
+    from suanli.agent.client import AgentClient, HelloAnswer
+    from suanli.agent.local import LocalExecutor
+    from suanli.agent.runner import Agent, AgentFatal
+    from suanli.composition import build_container
+    from suanli.domain.centers import Backend, CenterKind, CenterSpec
+    from suanli.domain.errors import NotFound
+    from suanli.settings import load_settings
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s suanli %(levelname)s %(message)s")
+    logging.getLogger("suanli.agent").setLevel(logging.INFO)  # a line per attempt started and ended
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    overrides = {k: v for k, v in {"port": port, "home": home}.items() if v is not None}
+    settings = load_settings(**overrides)
+    container = build_container(settings)
+    try:
+        container.centers.get(center)
+    except NotFound:
+        container.centers.add(
+            CenterSpec(
+                name=center, owner="this machine", kind=CenterKind.GENERAL, region="local", backend=Backend.LOCAL
+            )
+        )
+    token = container.agents.mint_token(center)
+    executor = LocalExecutor(settings.home / "agent", declared=accelerators)
+
+    loopback = "[::1]" if ":" in settings.host else "127.0.0.1"
+    client = AgentClient(f"http://{loopback}:{settings.port}", token)
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{shown_host}:{settings.port}"
+    kind = "declared" if executor.declared else f"detected ({executor.source.value})"
+    capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in executor.pools())
+
+    def connected(answer: HelloAnswer) -> None:
+        typer.echo(f"Center {answer.center} (this machine): {capacity} ({kind})")
+        typer.echo(
+            f"Submit work with `suanli --server {url} submit FILE.yaml` (examples/ has job files); "
+            "Ctrl-C stops Suanli and the jobs running here."
+        )
+
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    class Server(uvicorn.Server):
+        """Stops the agent first (it ends the server when it is done), so no request is cut off;
+        a second signal, or an agent that has not stopped within STOP_S, stops the server anyway."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if stop.is_set():
+                super().handle_exit(sig, frame)
+                return
+            stop.set()
+            fallback = threading.Timer(STOP_S, setattr, (self, "should_exit", True))
+            fallback.daemon = True
+            fallback.start()
+
+    config = uvicorn.Config(
+        create_app(container),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = Server(config)
+    runner = Agent(client, executor, wait_s=POLL_WAIT_S, on_first_hello=connected)
+
+    def serve_agent() -> None:
+        while not server.started:  # the server answers from here on
+            if stop.wait(0.05):
+                server.should_exit = True
+                return
+        try:
+            runner.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failure.append(exc)
+        finally:
+            server.should_exit = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # uvicorn raises the signal it caught again once it has stopped: end quietly
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=serve_agent, name="suanli-agent", daemon=True)
+    typer.echo(f"Suanli serving on {url} (API docs {url}/docs; home {settings.home})")
+    thread.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        executor.close()
+        client.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, AgentFatal):
+            raise error(str(exc), code=EXIT_SERVER)
+        raise exc
+    typer.echo("Suanli stopped")
