@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ __all__ = [
     "HealthOut",
     "JobOut",
     "JobPageOut",
+    "LogChunk",
     "SpecFileError",
     "SuanliApiError",
     "SuanliClient",
@@ -59,6 +61,16 @@ __all__ = [
 DEFAULT_SERVER = "http://127.0.0.1:8642"
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    """Bytes of an attempt's output, as ``SuanliClient.read_logs`` returns them."""
+
+    attempt: int  # the attempt they belong to; 0 while the job has none yet
+    data: bytes
+    next_offset: int  # pass it as ``offset`` to read on
+    done: bool  # the attempt ended and nothing is left after ``next_offset``
 
 
 class SuanliClientError(Exception):
@@ -292,6 +304,24 @@ class SuanliClient:
     def job_attempts(self, job_id: int) -> list[AttemptOut]:
         """The job's attempts, oldest first: where each ran, when, and how it ended."""
         return self._get(AttemptListOut, f"/jobs/{int(job_id)}/attempts").attempts
+
+    def read_logs(self, job_id: int, attempt: int | None = None, offset: int = 0, limit: int | None = None) -> LogChunk:
+        """Output of one attempt (default: the latest) from byte ``offset``; follow it by calling
+        again with ``next_offset`` until ``done``."""
+        params: dict[str, Any] = {"offset": int(offset)}
+        if attempt is not None:
+            params["attempt"] = int(attempt)
+        if limit is not None:
+            params["limit"] = int(limit)
+        response = self._request(
+            "GET", f"/jobs/{int(job_id)}/logs", params=params, headers={"Accept": "application/octet-stream"}
+        )
+        return LogChunk(
+            attempt=int(response.headers.get("X-Suanli-Attempt", "0")),
+            data=response.content,
+            next_offset=int(response.headers.get("X-Suanli-Next-Offset", str(offset + len(response.content)))),
+            done=response.headers.get("X-Suanli-Attempt-Done", "false") == "true",
+        )
 
 
 # -- YAML files -----------------------------------------------------------------------------------

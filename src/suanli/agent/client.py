@@ -34,6 +34,14 @@ class StaleAttempt(AgentApiError):
     moved on from this attempt; stop it and never report it again."""
 
 
+class LogOffsetMismatch(AgentApiError):
+    """409 on a log chunk that does not start where the server's copy ends: resume from there."""
+
+    def __init__(self, status: int, detail: str, expected_offset: int) -> None:
+        super().__init__(status, detail)
+        self.expected_offset = expected_offset
+
+
 @dataclass(frozen=True, slots=True)
 class HelloAnswer:
     center: str
@@ -119,6 +127,9 @@ class AgentClient:
                 detail = str(body.get("detail") or body.get("title") or response.text)
             except ValueError:
                 detail = response.text
+            expected = response.headers.get("X-Suanli-Expected-Offset", "")
+            if response.status_code == 409 and expected.isdigit():
+                raise LogOffsetMismatch(response.status_code, detail, int(expected))
             kind = StaleAttempt if response.status_code in (403, 404, 409) else AgentApiError
             raise kind(response.status_code, detail)
         try:
@@ -163,3 +174,16 @@ class AgentClient:
         if exit_code is not None:
             body["exit_code"] = exit_code
         self._call("POST", f"/attempts/{key.job_id}/{key.attempt}/state", json=body)
+
+    def ship_logs(self, key: AttemptKey, offset: int, data: bytes) -> int:
+        """Sends a chunk of the attempt's output that starts at byte ``offset``; returns where the
+        next chunk starts. Raises LogOffsetMismatch (resume from its ``expected_offset``) or
+        StaleAttempt (stop shipping this attempt)."""
+        answer = self._call(
+            "POST",
+            f"/attempts/{key.job_id}/{key.attempt}/logs",
+            params={"offset": offset, "protocol": PROTOCOL},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return int(answer["next_offset"])

@@ -23,11 +23,14 @@ from suanli.agent.client import (
     AgentTransportError,
     Assignment,
     HelloAnswer,
+    LogOffsetMismatch,
     StaleAttempt,
 )
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, Executor, ExecutorRefused
 
 log = logging.getLogger("suanli.agent")
+
+LOG_CHUNK = 256 * 1024  # bytes of output read from the executor (and shipped) per call
 
 
 class AgentFatal(Exception):
@@ -60,6 +63,8 @@ class Agent:
         self._reported: dict[AttemptKey, AttemptState] = {}  # the last state the server accepted
         self._fenced: set[AttemptKey] = set()  # the server answered 409: never report these again
         self._killed: set[AttemptKey] = set()  # the server said kill: report only how they ended
+        self._shipped: dict[AttemptKey, int] = {}  # bytes of output the server holds, per attempt
+        self._no_logs: set[AttemptKey] = set()  # the server refused their logs: ship no more
         self._connected = threading.Event()
         self._problem: str | None = None  # the last problem logged, so each is logged once
 
@@ -207,7 +212,11 @@ class Agent:
                 self._send(key, AttemptState.CANCELLED.value, status.exit_code, "stopped: the server moved on")
                 self._forget(key)
             return
-        if state is AttemptState.STARTING or self._reported.get(key) is state:
+        if state is AttemptState.STARTING:
+            return
+        if not self._ship_logs(key, until_end=state.is_final):
+            return  # the server could not take the final output yet: report the end later
+        if self._reported.get(key) is state:
             return
         # a final state after no report at all: it ran, however briefly, so the timeline says when
         ran = state.is_final and state is not AttemptState.CANCELLED and key not in self._reported
@@ -218,6 +227,34 @@ class Agent:
         if state.is_final:
             log.info("%s ended %s%s", key, state.value, f" ({status.message})" if status.message else "")
             self._forget(key)
+
+    def _ship_logs(self, key: AttemptKey, *, until_end: bool) -> bool:
+        """Ships the attempt's new output: one chunk, or (``until_end``) all of it. False when an
+        ended attempt's output could not all be shipped yet (not connected)."""
+        if key in self._no_logs:
+            return True
+        if not self._connected.is_set():
+            return not until_end
+        offset = self._shipped.get(key, 0)
+        while True:
+            with self._executor_lock:
+                data = self.executor.read_logs(key, offset, LOG_CHUNK)
+            if not data:
+                break
+            try:
+                offset = self.client.ship_logs(key, offset, data)
+            except LogOffsetMismatch as mismatch:  # e.g. after a restart: the server says where it is
+                offset = mismatch.expected_offset
+                self._shipped[key] = offset
+                continue
+            except AgentApiError as error:  # stale attempt, or refused: its output stays here
+                log.warning("the server refused the output of %s (%s); not shipping it any more", key, error.detail)
+                self._no_logs.add(key)
+                return True
+            self._shipped[key] = offset
+            if not until_end or len(data) < LOG_CHUNK:
+                break
+        return True
 
     def _send(self, key: AttemptKey, state: str, exit_code: int | None, message: str) -> bool:
         """Reports one state; True when the server took it (or it should never be sent again)."""
@@ -242,5 +279,7 @@ class Agent:
         with self._executor_lock:
             self.executor.forget(key)
         self._reported.pop(key, None)
+        self._shipped.pop(key, None)
+        self._no_logs.discard(key)
         self._fenced.discard(key)
         self._killed.discard(key)

@@ -34,6 +34,29 @@ class StaleAttempt(Conflict):
     title = "Stale attempt"
 
 
+class LogOffsetMismatch(Conflict):
+    """A log chunk that does not start where the stored log ends (a gap or an overlap)."""
+
+    title = "Log offset mismatch"
+
+    def __init__(self, job_id: int, number: int, offset: int, expected: int) -> None:
+        super().__init__(
+            f"attempt {number} of job {job_id} has {expected} bytes of log stored; this chunk starts at "
+            f"{offset}: send the log from offset {expected}",
+            field="offset",
+        )
+        self.expected_offset = expected
+        self.headers = {"X-Suanli-Expected-Offset": str(expected)}
+
+
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    attempt: int  # 0: the job has no attempt yet
+    data: bytes
+    next_offset: int
+    done: bool  # the attempt ended and every byte up to next_offset was read: no more will come
+
+
 @dataclass(frozen=True, slots=True)
 class Poll:
     assignments: list[tuple[Attempt, Job]]
@@ -170,6 +193,49 @@ class AgentService:
                 self.on_release()
             return moved
         raise StaleVersion(f"job {job_id} kept changing while its report was applied; send it again")
+
+    # logs -----------------------------------------------------------------------------------------
+
+    def append_log(self, center: str, job_id: int, number: int, offset: int, data: bytes) -> int:
+        """Stores a chunk of the attempt's log at ``offset``; returns the stored length after it.
+
+        Fenced like a report. The chunk must start at the stored length; a repeat of a chunk already
+        stored changes nothing. Raises NotFound, Forbidden, StaleAttempt, LogOffsetMismatch."""
+        attempt = self.agents.get_attempt(job_id, number)
+        if attempt is None:
+            raise NotFound(f"job {job_id} has no attempt {number}")
+        if attempt.center != center:
+            raise Forbidden(f"attempt {number} of job {job_id} was not assigned to center {center!r}")
+        job = self.store.get_job(job_id)
+        if number != job.attempts:
+            raise StaleAttempt(f"stale attempt: job {job_id} is on attempt {job.attempts} now; stop attempt {number}")
+        if attempt.state is AttemptState.LOST:
+            raise StaleAttempt(
+                f"stale attempt: attempt {number} of job {job_id} was declared LOST ({attempt.message}); stop it"
+            )
+        stored = self.agents.append_log(job_id, number, offset, data)
+        if offset == stored:
+            return stored + len(data)
+        if offset + len(data) <= stored:
+            return stored  # a chunk already stored, sent again: nothing to do
+        raise LogOffsetMismatch(job_id, number, offset, stored)
+
+    def read_log(self, job_id: int, number: int | None, offset: int, limit: int) -> LogRead:
+        """Up to ``limit`` bytes of an attempt's log (default: the latest attempt) from ``offset``.
+        The caller has checked that the job exists. Raises NotFound for an unknown attempt."""
+        job = self.store.get_job(job_id)
+        if number is None:
+            number = job.attempts
+            if number == 0:
+                return LogRead(0, b"", offset, job.status.is_terminal)
+        # The state is read before the bytes: an agent ships the whole log before it reports the end,
+        # so an attempt seen as ended has all its bytes stored by then.
+        attempt = self.agents.get_attempt(job_id, number)
+        if attempt is None:
+            raise NotFound(f"job {job_id} has no attempt {number}")
+        done = attempt.state.is_final or number != job.attempts
+        data, stored = self.agents.read_log(job_id, number, offset, limit)
+        return LogRead(number, data, offset + len(data), done and offset + len(data) >= stored)
 
     def attempts(self, job_id: int) -> list[Attempt]:
         return self.agents.list_attempts(job_id)

@@ -209,3 +209,9 @@ class AgentStore(Protocol):
     ) -> None:
         """In one transaction: the attempt if still in ``expected_state`` and, if given, the job if
         still at ``expected_version``. Raises StaleVersion (and writes nothing) otherwise."""
+
+    def append_log(self, job_id: int, number: int, offset: int, data: bytes) -> int:
+        """Stores ``data`` at ``offset`` only if ``offset`` is the stored length; returns that length."""
+
+    def read_log(self, job_id: int, number: int, offset: int, limit: int) -> tuple[bytes, int]:
+        """Up to ``limit`` bytes of the attempt's log from ``offset``, and the stored length."""

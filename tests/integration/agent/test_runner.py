@@ -17,6 +17,7 @@ from suanli.agent.client import (
     Assignment,
     Assignments,
     HelloAnswer,
+    LogOffsetMismatch,
     StaleAttempt,
 )
 from suanli.agent.executor import AttemptKey
@@ -42,6 +43,7 @@ class ScriptedServer(AgentClient):
         self.kill: list[AttemptKey] = []
         self.stale: set[AttemptKey] = set()
         self.refuse_hello: int | None = None
+        self.logs: dict[AttemptKey, bytes] = {}  # what the server stored, checked like the server
         self.lock = threading.Lock()
 
     def _check(self) -> None:
@@ -73,6 +75,18 @@ class ScriptedServer(AgentClient):
         if key in self.stale:
             raise StaleAttempt(409, f"stale attempt {key}")
         self.reports.append((key, state, exit_code))
+
+    def ship_logs(self, key: AttemptKey, offset: int, data: bytes) -> int:
+        self._check()
+        if key in self.stale:
+            raise StaleAttempt(409, f"stale attempt {key}")
+        stored = self.logs.get(key, b"")
+        if offset == len(stored):
+            self.logs[key] = stored + data
+            return len(stored) + len(data)
+        if offset + len(data) <= len(stored):
+            return len(stored)
+        raise LogOffsetMismatch(409, "offset mismatch", len(stored))
 
 
 @pytest.fixture
@@ -156,3 +170,23 @@ def test_a_refused_token_ends_the_agent(make_executor: MakeExecutor) -> None:
     agent = Agent(server, make_executor(declared="CPU:1"), poll_s=0.05)
     with pytest.raises(AgentFatal, match="bad token"):
         agent.run(threading.Event())
+
+
+def test_output_is_shipped_before_the_end_is_reported(run_agent: Callable[[ScriptedServer], Agent]) -> None:
+    server = ScriptedServer()
+    key = AttemptKey(1, 1)
+    server.logs[key] = b"one\n"  # e.g. shipped before the agent restarted: resumed, not duplicated
+    run_agent(server)
+    server.pending = [assignment(1, "echo one; sleep 0.3; echo two; sleep 0.3; echo three")]
+    eventually(lambda: (key, "SUCCEEDED", 0) in server.reports)
+    assert server.logs[key] == b"one\ntwo\nthree\n"
+
+
+def test_a_stale_attempt_ships_no_output(run_agent: Callable[[ScriptedServer], Agent]) -> None:
+    server = ScriptedServer()
+    agent = run_agent(server)
+    key = AttemptKey(1, 1)
+    server.stale.add(key)
+    server.pending = [assignment(1, "echo hi; sleep 30")]
+    eventually(lambda: not [s for s in agent.executor.poll() if s.key == key])
+    assert server.logs == {} and server.reports == []

@@ -142,3 +142,30 @@ def test_a_wrong_token_ends_the_agent_with_an_error(cluster: Cluster) -> None:
     )
     assert run.returncode == 1
     assert "refused this agent" in run.stderr and "token" in run.stderr
+
+
+def test_logs_follow_prints_the_output_as_it_comes_and_stops_when_the_job_ends(cluster: Cluster) -> None:
+    cluster.start_agent("lab", cluster.add_center("lab"))
+    script = "import time\nfor i in range(3):\n    print(f'line {i}', flush=True)\n    time.sleep(1.5)\nprint('bye')"
+    job = cluster.submit(["python", "-c", script])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "suanli.adapters.cli.main", "--server", cluster.server.url, "logs", str(job.id), "-f"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert follower.stdout is not None
+        first = follower.stdout.readline()  # arrives while the job still runs
+        assert first == b"line 0\n"
+        assert cluster.client.get_job(job.id).status in ("SCHEDULED", "RUNNING")
+        rest, errors = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait(10)
+    assert follower.returncode == 0, errors.decode(errors="replace")
+    assert (first + rest).decode().splitlines() == ["line 0", "line 1", "line 2", "bye"]
+    assert cluster.client.get_job(job.id).status == "SUCCEEDED"
+    assert cluster.client.read_logs(job.id, attempt=1).data == b"line 0\nline 1\nline 2\nbye\n"

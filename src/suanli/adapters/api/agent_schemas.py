@@ -150,3 +150,10 @@ class AttemptListOut(BaseModel):
 class TokenOut(BaseModel):
     center: str
     token: str = Field(description="shown once; only its SHA-256 is stored")
+
+
+class LogAppendOut(BaseModel):
+    """The answer to a shipped log chunk: where the next chunk starts."""
+
+    protocol: int = PROTOCOL
+    next_offset: int

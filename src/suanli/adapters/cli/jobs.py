@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -208,3 +210,33 @@ def cancel(
         print_json(job)
     else:
         out.print(f"cancelled job {job.id} ({escape(job.name)})")
+
+
+FOLLOW_POLL_S = 0.5
+
+
+def logs(
+    ctx: typer.Context,
+    job_id: Annotated[int, typer.Argument(metavar="JOB")],
+    attempt: Annotated[int | None, typer.Option("--attempt", help="which attempt (default: the latest)")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the attempt ends")] = False,
+) -> None:
+    """Print a job's output (of its latest attempt, or --attempt N); -f follows it until it ends.
+
+    Example: suanli logs 42 -f
+    """
+    client = state(ctx).client()
+    offset = 0
+    stdout = sys.stdout.buffer
+    while True:
+        chunk = client.read_logs(job_id, attempt=attempt, offset=offset)
+        if chunk.data:
+            stdout.write(chunk.data)
+            stdout.flush()
+        if attempt is None and chunk.attempt:
+            attempt = chunk.attempt  # follow the attempt we started with, not a later one
+        offset = chunk.next_offset
+        if not follow or chunk.done:
+            return
+        if not chunk.data:
+            time.sleep(FOLLOW_POLL_S)

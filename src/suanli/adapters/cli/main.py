@@ -87,6 +87,7 @@ app.add_typer(centers.app, name="center")
 app.add_typer(jobs.job_app, name="job")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.list_jobs)
+app.command("logs")(jobs.logs)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
 

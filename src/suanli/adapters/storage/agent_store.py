@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, not_, select, update
+from sqlalchemy import and_, exists, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from suanli.adapters.storage import job_queries, rows
 from suanli.adapters.storage.store import SqlStore
-from suanli.adapters.storage.tables import attempts, center_tokens, centers, jobs
+from suanli.adapters.storage.tables import attempt_logs, attempts, center_tokens, centers, jobs
 from suanli.domain.attempts import LIVE_ATTEMPT, Attempt, AttemptState
 from suanli.domain.centers import CenterState
 from suanli.domain.errors import NotFound, StaleVersion
@@ -185,3 +185,54 @@ class SqlAgentStore:
                 )
             if job is not None and not job_queries.write_job(connection, job, expected_version):
                 raise StaleVersion(f"job {job.id} was changed meanwhile; read it again and retry")
+
+    # logs -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log_length(connection: Any, job_id: int, number: int) -> int:
+        last = connection.execute(
+            select(attempt_logs.c.offset, attempt_logs.c.data)
+            .where(attempt_logs.c.job_id == job_id, attempt_logs.c.attempt == number)
+            .order_by(attempt_logs.c.offset.desc())
+            .limit(1)
+        ).first()
+        return 0 if last is None else int(last.offset) + len(last.data)
+
+    def append_log(self, job_id: int, number: int, offset: int, data: bytes) -> int:
+        """Stores ``data`` at ``offset`` if that is exactly the stored length; returns the stored
+        length before the call (the caller compares it with ``offset``)."""
+        with self._store._write() as connection:
+            length = self._log_length(connection, job_id, number)
+            if offset == length and data:
+                connection.execute(
+                    insert(attempt_logs), {"job_id": job_id, "attempt": number, "offset": offset, "data": data}
+                )
+            return length
+
+    def read_log(self, job_id: int, number: int, offset: int, limit: int) -> tuple[bytes, int]:
+        """Up to ``limit`` bytes from ``offset``, and the stored length."""
+        c = attempt_logs.c
+        statement = (
+            select(c.offset, c.data)
+            .where(c.job_id == job_id, c.attempt == number, c.offset < offset + limit)
+            .where(
+                or_(
+                    c.offset >= offset,
+                    c.offset
+                    == select(c.offset)
+                    .where(c.job_id == job_id, c.attempt == number, c.offset <= offset)
+                    .order_by(c.offset.desc())
+                    .limit(1)
+                    .scalar_subquery(),
+                )
+            )
+            .order_by(c.offset)
+        )
+        with self._store._read() as connection:
+            found = connection.execute(statement).all()
+            length = self._log_length(connection, job_id, number)
+        if not found:
+            return b"", length
+        start = int(found[0].offset)
+        data = b"".join(bytes(r.data) for r in found)
+        return data[offset - start : offset - start + limit], length

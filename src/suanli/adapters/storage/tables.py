@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -163,4 +164,14 @@ attempts = Table(
     Column("started_at", UtcDateTime()),
     Column("ended_at", UtcDateTime()),
     Index("ix_attempts_center_state", "center", "state"),
+)
+
+# An attempt's output, in the chunks its agent shipped: ``offset`` is where the chunk starts.
+attempt_logs = Table(
+    "attempt_logs",
+    metadata,
+    Column("job_id", Id, primary_key=True, autoincrement=False),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("offset", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )

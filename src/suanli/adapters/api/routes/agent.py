@@ -24,6 +24,7 @@ from suanli.adapters.api.agent_schemas import (
     HeartbeatOut,
     HelloIn,
     HelloOut,
+    LogAppendOut,
     StateIn,
 )
 from suanli.adapters.api.responses import json_response, problem_docs
@@ -33,6 +34,12 @@ from suanli.domain.errors import SuanliError
 
 RECHECK_S = 0.25
 MAX_WAIT_S = 60.0
+MAX_LOG_CHUNK = 1024 * 1024  # bytes in one shipped log chunk
+
+
+class LogChunkTooLarge(SuanliError):
+    http_status = 413
+    title = "Log chunk too large"
 
 
 class Unauthorized(SuanliError):
@@ -145,5 +152,31 @@ def agent_router(container: Container) -> APIRouter:
         check_protocol(body.protocol)
         moved = agents.report(center, job_id, attempt, AttemptState(body.state), body.exit_code, body.message)
         return json_response(AttemptOut.from_attempt(moved))
+
+    @router.post(
+        "/attempts/{job_id}/{attempt}/logs",
+        response_model=LogAppendOut,
+        responses=problem_docs(400, 401, 403, 404, 409, 413, 422),
+        summary="Ship a chunk of an attempt's output (raw bytes, starting at the stored length)",
+    )
+    async def ship_logs(
+        request: Request,
+        center: Center,
+        job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        attempt: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        offset: Annotated[int, Query(ge=0, le=2**62, description="where the chunk starts in the log")],
+        protocol: Annotated[int, Query()] = PROTOCOL,
+    ) -> Response:
+        check_protocol(protocol)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_LOG_CHUNK:
+            raise LogChunkTooLarge(f"a log chunk holds at most {MAX_LOG_CHUNK} bytes; send smaller chunks")
+        data = bytearray()
+        async for part in request.stream():
+            data += part
+            if len(data) > MAX_LOG_CHUNK:
+                raise LogChunkTooLarge(f"a log chunk holds at most {MAX_LOG_CHUNK} bytes; send smaller chunks")
+        stored = await run_in_threadpool(agents.append_log, center, job_id, attempt, offset, bytes(data))
+        return json_response(LogAppendOut(next_offset=stored))
 
     return router

@@ -27,6 +27,7 @@ from suanli.domain.tenants import DEFAULT_TENANT
 from suanli.services.ports import JobFilter
 
 MAX_ID = 2**63 - 1  # a BIGINT: larger ids cannot exist, and must not reach the database
+MAX_LOG_READ = 1024 * 1024  # bytes of log in one answer
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
 
 
@@ -183,5 +184,33 @@ def jobs_router(container: Container) -> APIRouter:
         jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
         attempts = [AttemptOut.from_attempt(a) for a in container.agents.attempts(job_id)]
         return json_response(AttemptListOut(attempts=attempts))
+
+    @router.get(
+        "/{job_id}/logs",
+        response_class=Response,
+        responses={
+            **problem_docs(404, 422),
+            200: {"content": {"text/plain": {}, "application/octet-stream": {}}, "description": "log bytes"},
+        },
+        summary="An attempt's output from an offset; follow it with X-Suanli-Next-Offset",
+    )
+    def read_logs(
+        job_id: JobId,
+        accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+        attempt: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="default: the latest")] = None,
+        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LOG_READ)] = MAX_LOG_READ,
+    ) -> Response:
+        jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
+        read = container.agents.read_log(job_id, attempt, offset, limit)
+        headers = {
+            "X-Suanli-Attempt": str(read.attempt),
+            "X-Suanli-Next-Offset": str(read.next_offset),
+            "X-Suanli-Attempt-Done": "true" if read.done else "false",
+        }
+        if accept is not None and "application/octet-stream" in accept:
+            return Response(read.data, media_type="application/octet-stream", headers=headers)
+        text = read.data.decode("utf-8", errors="replace")
+        return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
 
     return router
