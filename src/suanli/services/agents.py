@@ -158,20 +158,7 @@ class AgentService:
     ) -> Attempt:
         """Moves the attempt and its job. Raises NotFound, Forbidden, StaleAttempt, IllegalTransition."""
         for _ in range(_RETRIES):
-            attempt = self.agents.get_attempt(job_id, number)
-            if attempt is None:
-                raise NotFound(f"job {job_id} has no attempt {number}")
-            if attempt.center != center:
-                raise Forbidden(f"attempt {number} of job {job_id} was not assigned to center {center!r}")
-            job = self.store.get_job(job_id)
-            if number != job.attempts:
-                raise StaleAttempt(
-                    f"stale attempt: job {job_id} is on attempt {job.attempts} now; stop attempt {number}"
-                )
-            if attempt.state is AttemptState.LOST:
-                raise StaleAttempt(
-                    f"stale attempt: attempt {number} of job {job_id} was declared LOST ({attempt.message}); stop it"
-                )
+            attempt, job = self._fenced(center, job_id, number)
             if attempt.state is state:
                 return attempt  # the same report again (a retry): nothing to do
             now = self.clock.now()
@@ -194,13 +181,9 @@ class AgentService:
             return moved
         raise StaleVersion(f"job {job_id} kept changing while its report was applied; send it again")
 
-    # logs -----------------------------------------------------------------------------------------
-
-    def append_log(self, center: str, job_id: int, number: int, offset: int, data: bytes) -> int:
-        """Stores a chunk of the attempt's log at ``offset``; returns the stored length after it.
-
-        Fenced like a report. The chunk must start at the stored length; a repeat of a chunk already
-        stored changes nothing. Raises NotFound, Forbidden, StaleAttempt, LogOffsetMismatch."""
+    def _fenced(self, center: str, job_id: int, number: int) -> tuple[Attempt, Job]:
+        """The attempt and its job, if ``center`` may still speak for this attempt (fencing):
+        it must be the job's current attempt, on this center, and not declared LOST."""
         attempt = self.agents.get_attempt(job_id, number)
         if attempt is None:
             raise NotFound(f"job {job_id} has no attempt {number}")
@@ -213,6 +196,16 @@ class AgentService:
             raise StaleAttempt(
                 f"stale attempt: attempt {number} of job {job_id} was declared LOST ({attempt.message}); stop it"
             )
+        return attempt, job
+
+    # logs -----------------------------------------------------------------------------------------
+
+    def append_log(self, center: str, job_id: int, number: int, offset: int, data: bytes) -> int:
+        """Stores a chunk of the attempt's log at ``offset``; returns the stored length after it.
+
+        Fenced like a report. The chunk must start at the stored length; a repeat of a chunk already
+        stored changes nothing. Raises NotFound, Forbidden, StaleAttempt, LogOffsetMismatch."""
+        self._fenced(center, job_id, number)
         stored = self.agents.append_log(job_id, number, offset, data)
         if offset == stored:
             return stored + len(data)
