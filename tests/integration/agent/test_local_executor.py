@@ -17,6 +17,7 @@ from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, Executo
 from suanli.domain.accelerators import CPU
 from suanli.domain.centers import Pool
 from suanli.domain.errors import InvalidSpec
+from tests.builders import make_pool
 from tests.integration.agent.conftest import MakeExecutor, status_of, wait_final
 
 PY = sys.executable
@@ -252,15 +253,7 @@ def test_configured_pools_hide_other_devices_from_jobs_that_did_not_get_them(
     make_executor: MakeExecutor, tmp_path: Path
 ) -> None:
     def pool(name: str, accelerator: str, count: int) -> Pool:
-        return Pool(
-            name=name,
-            accelerator=accelerator,
-            accelerators_per_node=count,
-            cpus_per_node=8,
-            memory_gb_per_node=16,
-            nodes=1,
-            price_per_accelerator_hour=0,
-        )
+        return make_pool(name, accelerator, count, nodes=1, price=0, cpus=8, memory_gb=16)
 
     executor: Executor = make_executor(pools=[pool("gpu", "H100", 2), pool("cores", CPU, 2)])
     seen = []

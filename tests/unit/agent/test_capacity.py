@@ -22,6 +22,7 @@ from suanli.agent.capacity import (
 from suanli.domain.accelerators import CPU, AcceleratorCatalog
 from suanli.domain.centers import Pool
 from suanli.domain.errors import InvalidSpec
+from tests.builders import make_pool
 
 # Captured from real machines (format: index, name, memory.total).
 H200_NODE = """\
@@ -130,15 +131,7 @@ def test_cpu_capacity_counts_cores_and_memory() -> None:
 
 def test_configured_pools_number_devices_per_visible_devices_variable() -> None:
     def pool(name: str, accelerator: str, count: int) -> Pool:
-        return Pool(
-            name=name,
-            accelerator=accelerator,
-            accelerators_per_node=count,
-            cpus_per_node=8,
-            memory_gb_per_node=64,
-            nodes=1,
-            price_per_accelerator_hour=0,
-        )
+        return make_pool(name, accelerator, count, nodes=1, price=0, cpus=8, memory_gb=64)
 
     capacity = configured_capacity(
         [pool("big", "H100", 2), pool("npu", "Ascend910B", 2), pool("small", "T4", 1)], AcceleratorCatalog()
