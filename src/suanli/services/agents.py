@@ -112,27 +112,39 @@ class AgentService:
         reported = set(running)
         lost = False
         for live in self.agents.live_attempts(center):
-            if live.delivered and (live.job_id, live.number) not in reported:
+            if live.delivered and live.key not in reported:
                 lost |= self._lose(live, f"the agent of center {center!r} restarted without attempt {live.number}")
         if lost:
             self.on_release()
         return self.kill_list(center, reported)
 
     def heartbeat(self, center: str, running: Iterable[Key]) -> list[Key]:
+        """The agent is alive and runs ``running``. An assignment it was handed a heartbeat period
+        ago and still does not know never reached it (the poll's answer was lost on the way):
+        it is handed out again, under the same attempt number. That is safe because an executor
+        starts a key it knows only once, and a restarted agent is handled by ``hello``."""
         self._seen(center)
-        return self.kill_list(center, set(running))
+        reported = set(running)
+        unheard_since = self.clock.now() - timedelta(seconds=self.heartbeat_s)
+        live = self.agents.live_attempts(center)
+        for attempt in live:
+            since = attempt.unstarted_since
+            if attempt.current and since is not None and since < unheard_since and attempt.key not in reported:
+                self.agents.redeliver(attempt.job_id, attempt.number, since)
+        return self.kill_list(center, reported, live)
 
     def _seen(self, center: str) -> None:
         self.agents.touch_center(center, self.clock.now())
         if self.centers.get(center).state is CenterState.OFFLINE:
             self.centers.set_state(center, CenterState.ONLINE)
 
-    def kill_list(self, center: str, reported: set[Key]) -> list[Key]:
+    def kill_list(self, center: str, reported: set[Key], live: list[LiveAttempt] | None = None) -> list[Key]:
         """Reported attempts that are not this center's current attempt of a live job, and this
         center's live attempts whose job moved on (cancelled, say)."""
-        live = self.agents.live_attempts(center)
-        current = {(a.job_id, a.number) for a in live if a.current}
-        stale = {(a.job_id, a.number) for a in live if not a.current and a.delivered}
+        if live is None:
+            live = self.agents.live_attempts(center)
+        current = {a.key for a in live if a.current}
+        stale = {a.key for a in live if not a.current and a.delivered}
         return sorted((reported - current) | stale)
 
     # assignments ----------------------------------------------------------------------------------
@@ -142,7 +154,7 @@ class AgentService:
         assignments: list[tuple[Attempt, Job]] = []
         if self.agents.has_undelivered(center):
             assignments = self.agents.claim_assignments(center, self.clock.now())
-        cancel = [(a.job_id, a.number) for a in self.agents.live_attempts(center) if not a.current and a.delivered]
+        cancel = [a.key for a in self.agents.live_attempts(center) if not a.current and a.delivered]
         return Poll(assignments, cancel)
 
     # reports --------------------------------------------------------------------------------------

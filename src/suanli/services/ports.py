@@ -176,6 +176,11 @@ class LiveAttempt:
     number: int
     delivered: bool
     current: bool  # the job is SCHEDULED/RUNNING and this is its latest attempt
+    unstarted_since: datetime | None = None  # delivered, and not reported started since then
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.job_id, self.number)
 
 
 class AgentStore(Protocol):
@@ -199,6 +204,10 @@ class AgentStore(Protocol):
     def live_attempts(self, center: str) -> list[LiveAttempt]: ...
 
     def has_undelivered(self, center: str) -> bool: ...
+
+    def redeliver(self, job_id: int, number: int, delivered_at: datetime) -> bool:
+        """Marks a delivered, still ASSIGNED attempt undelivered, so the next poll hands it out
+        again; only if it was delivered at ``delivered_at`` (no poll took it meanwhile)."""
 
     def claim_assignments(self, center: str, now: datetime) -> list[tuple[Attempt, Job]]:
         """Marks the center's undelivered ASSIGNED attempts delivered and returns them with their jobs;

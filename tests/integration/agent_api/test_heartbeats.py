@@ -105,3 +105,33 @@ def test_a_restarted_server_gives_agents_a_full_period_before_judging_them(
         assert restarted.centers.get("qd-ai").state is CenterState.OFFLINE
     finally:
         restarted.close()
+
+
+def test_an_assignment_whose_delivery_was_lost_is_handed_out_again_under_the_same_number(
+    api: TestClient, container: Container, clock: ManualClock
+) -> None:
+    agent = register(api, "qd-ai")
+    assert agent.hello([pool()]).status_code == 200
+    job_id = submit(api)
+    container.loop.run_once()
+    assert [a["job_id"] for a in agent.poll().json()["assignments"]] == [job_id]  # its answer never arrives
+
+    heartbeat_s = container.settings.agent_heartbeat_s
+    clock.advance(heartbeat_s / 2)
+    assert agent.heartbeat([]).status_code == 200  # too soon to tell: the agent may be starting it
+    assert agent.poll().json()["assignments"] == []
+
+    clock.advance(heartbeat_s)
+    assert agent.heartbeat([]).json()["kill"] == []  # a heartbeat period on, the agent still lacks it
+    again = agent.poll().json()["assignments"]
+    assert [(a["job_id"], a["attempt"]) for a in again] == [(job_id, 1)]
+    assert [(a["attempt"], a["state"]) for a in attempts(api, job_id)] == [(1, "ASSIGNED")]
+
+    running = [{"job_id": job_id, "attempt": 1}]
+    clock.advance(2 * heartbeat_s)
+    assert agent.heartbeat(running).json()["kill"] == []  # it has it now: nothing is sent again
+    assert agent.poll().json()["assignments"] == []
+    assert agent.report(job_id, 1, "RUNNING").status_code == 200
+    clock.advance(2 * heartbeat_s)
+    assert agent.heartbeat([]).status_code == 200  # a started attempt is never handed out again
+    assert agent.poll().json()["assignments"] == []

@@ -25,7 +25,7 @@ from suanli.services.ports import LiveAttempt
 _LIVE = sorted(s.value for s in LIVE_ATTEMPT)
 _ACTIVE = sorted(s.value for s in ACTIVE)
 _CURRENT = and_(jobs.c.status.in_(_ACTIVE), jobs.c.attempts == attempts.c.number)
-_ATTEMPT_COLUMNS = [c for c in attempts.c if c.name != "delivered"]
+_ATTEMPT_COLUMNS = [c for c in attempts.c if c.name not in ("delivered", "delivered_at")]
 
 
 def attempt_from_row(row: Any) -> Attempt:
@@ -98,14 +98,45 @@ class SqlAgentStore:
 
     def live_attempts(self, center: str) -> list[LiveAttempt]:
         statement = (
-            select(attempts.c.job_id, attempts.c.number, attempts.c.delivered, _CURRENT.label("current"))
+            select(
+                attempts.c.job_id,
+                attempts.c.number,
+                attempts.c.state,
+                attempts.c.delivered,
+                attempts.c.delivered_at,
+                _CURRENT.label("current"),
+            )
             .join(jobs, jobs.c.id == attempts.c.job_id)
             .where(attempts.c.center == center, attempts.c.state.in_(_LIVE))
             .order_by(attempts.c.job_id, attempts.c.number)
         )
         with self._store._read() as connection:
             found = connection.execute(statement).all()
-        return [LiveAttempt(r.job_id, r.number, bool(r.delivered), bool(r.current)) for r in found]
+        return [
+            LiveAttempt(
+                r.job_id,
+                r.number,
+                bool(r.delivered),
+                bool(r.current),
+                r.delivered_at if r.delivered and r.state == AttemptState.ASSIGNED.value else None,
+            )
+            for r in found
+        ]
+
+    def redeliver(self, job_id: int, number: int, delivered_at: datetime) -> bool:
+        statement = (
+            update(attempts)
+            .where(
+                attempts.c.job_id == job_id,
+                attempts.c.number == number,
+                attempts.c.state == AttemptState.ASSIGNED.value,
+                attempts.c.delivered,
+                attempts.c.delivered_at == rows.utc(delivered_at),
+            )
+            .values(delivered=False)
+        )
+        with self._store._write() as connection:
+            return bool(connection.execute(statement).rowcount == 1)
 
     def has_undelivered(self, center: str) -> bool:
         statement = select(
@@ -133,7 +164,7 @@ class SqlAgentStore:
         with self._store._write() as connection:
             for row in connection.execute(waiting).all():
                 attempt = attempt_from_row(row)
-                values: dict[str, Any] = {"delivered": True}
+                values: dict[str, Any] = {"delivered": True, "delivered_at": rows.utc(now)}
                 if not row.current:
                     values |= {
                         "state": AttemptState.CANCELLED.value,

@@ -279,6 +279,7 @@ def _add_attempts(connection: Connection, chosen: Sequence[PlacementWrite], now:
                 "node_indices": list(w.placement.node_indices),
                 "state": AttemptState.ASSIGNED.value,
                 "delivered": False,
+                "delivered_at": None,
                 "exit_code": None,
                 "message": "",
                 "created_at": now,

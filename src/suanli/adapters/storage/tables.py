@@ -158,6 +158,7 @@ attempts = Table(
     Column("node_indices", _json(), nullable=False),
     Column("state", String(16), nullable=False),
     Column("delivered", Boolean, nullable=False),
+    Column("delivered_at", UtcDateTime()),  # when it was last handed to the agent
     Column("exit_code", Integer),
     Column("message", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
