@@ -147,17 +147,30 @@ def gpu_capacity(gpus: list[GpuInfo], catalog: AcceleratorCatalog) -> Capacity:
 
 
 def declared_capacity(declared: str, catalog: AcceleratorCatalog) -> Capacity:
-    """Slots an operator declares as ``MODEL:N`` (e.g. ``A100-80G:4``), numbered 0..N-1."""
+    """Slots an operator declares as ``MODEL:N`` (e.g. ``A100-80G:4``: one node of 4) or
+    ``MODEL:NODESxN`` (e.g. ``CPU:2x1``: two node slots of one, so a 2-node gang can run here),
+    numbered 0..NODES*N-1."""
     model_name, sep, count_text = declared.rpartition(":")
-    if not sep or not model_name.strip() or not count_text.strip().isdigit() or int(count_text) < 1:
-        raise InvalidSpec(f"declare accelerators as MODEL:N with N >= 1, e.g. A100-80G:4; got {declared!r}")
+    nodes_text, times, per_text = count_text.strip().lower().rpartition("x")
+    if not times:
+        nodes_text = "1"
+    if not sep or not model_name.strip() or not _positive(nodes_text) or not _positive(per_text):
+        raise InvalidSpec(
+            f"declare accelerators as MODEL:N or MODEL:NODESxN with numbers >= 1, e.g. A100-80G:4 or CPU:2x1; "
+            f"got {declared!r}"
+        )
     model = catalog.resolve(model_name.strip())
-    count = int(count_text)
+    nodes, per_node = int(nodes_text), int(per_text)
+    count = nodes * per_node
     cpus = machine_cpus()
     if model.name == CPU and count > cpus:
         raise InvalidSpec(f"this machine has {cpus} CPU cores; cannot declare {count}")
-    pool = _machine_pool(f"declared-{slug(model.name)}", model.name, count)
+    pool = _machine_pool(f"declared-{slug(model.name)}", model.name, per_node, nodes)
     return Capacity(CapacitySource.DECLARED, [pool], {pool.name: list(range(count))})
+
+
+def _positive(text: str) -> bool:
+    return text.isdigit() and int(text) >= 1
 
 
 def cpu_capacity() -> Capacity:
@@ -184,15 +197,16 @@ def configured_capacity(pools: list[Pool], catalog: AcceleratorCatalog) -> Capac
     return Capacity(CapacitySource.CONFIGURED, list(pools), devices)
 
 
-def _machine_pool(name: str, accelerator: str, count: int) -> Pool:
+def _machine_pool(name: str, accelerator: str, count: int, nodes: int = 1) -> Pool:
+    """This machine as ``nodes`` node slots of ``count`` each, sharing its cores and memory."""
     cpus = machine_cpus()
     return Pool(
         name=name,
         accelerator=accelerator,
         accelerators_per_node=count,
-        cpus_per_node=cpus,
-        memory_gb_per_node=max(machine_memory_gb(), 0.1),
-        nodes=1,
+        cpus_per_node=max(1, cpus // nodes) if accelerator != CPU else max(count, cpus // nodes),
+        memory_gb_per_node=max(machine_memory_gb() / nodes, 0.1),
+        nodes=nodes,
         price_per_accelerator_hour=0.0,
     )
 

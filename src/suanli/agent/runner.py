@@ -164,10 +164,10 @@ class Agent:
             log.warning("refused %s: %s", spec.key, refused)
             self._send(spec.key, "REFUSED", None, str(refused))
             return
-        log.info("started %s (%s)", spec.key, spec.name)
+        log.info("%s: started %s (%s)", self.center, spec.key, spec.name)
 
     def _cancel(self, key: AttemptKey, why: str) -> None:
-        log.info("stopping %s: %s", key, why)
+        log.info("%s: stopping %s: %s", self.center, key, why)
         with self._executor_lock:
             self.executor.cancel(key, self.cancel_grace_s)
 
@@ -225,7 +225,9 @@ class Agent:
         if not self._send(key, state.value, status.exit_code, status.message):
             return
         if state.is_final:
-            log.info("%s ended %s%s", key, state.value, f" ({status.message})" if status.message else "")
+            log.info(
+                "%s: %s ended %s%s", self.center, key, state.value, f" ({status.message})" if status.message else ""
+            )
             self._forget(key)
 
     def _ship_logs(self, key: AttemptKey, *, until_end: bool) -> bool:

@@ -24,6 +24,7 @@ class Backend(StrEnum):
     SLURM = "slurm"
     RAY = "ray"
     KUBERNETES = "kubernetes"
+    SIMULATED = "simulated"  # a demonstration center: its agent runs nothing (`suanli up --demo`)
 
 
 class CenterState(StrEnum):

@@ -8,16 +8,31 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from suanli.client import SuanliClient
+from suanli.client import JobOut, SuanliClient
 from tests.servers import free_port
 
 
-def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@dataclass
+class Up:
+    process: subprocess.Popen[bytes]
+    url: str
+    home: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@contextlib.contextmanager
+def suanli_up(tmp_path: Path, *options: str) -> Iterator[Up]:
+    """A real `suanli up` process, started and answering; killed (with its jobs) at the end."""
     port = free_port()
     home = tmp_path / "home"
     log = tmp_path / "up.log"
@@ -27,48 +42,90 @@ def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Pa
     command = [sys.executable, "-m", "suanli.adapters.cli.main", "up", "--port", str(port), "--home", str(home)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command + ["--accelerators", "A100-80G:1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            [*command, *options], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    url = f"http://127.0.0.1:{port}"
+    up = Up(process, f"http://127.0.0.1:{port}", home, log)
     try:
         deadline = time.monotonic() + 30
-        while "Center local" not in log.read_text():
+        while "Center local" not in up.output():
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"`suanli up` did not start:\n{log.read_text()}")
+                pytest.fail(f"`suanli up` did not start:\n{up.output()}")
             time.sleep(0.05)
-        assert httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200
-        assert "declared" in log.read_text() and "submit FILE.yaml" in log.read_text()
+        yield up
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def wait_final(client: SuanliClient, job_id: int, timeout_s: float, up: Up) -> JobOut:
+    deadline = time.monotonic() + timeout_s
+    while (job := client.get_job(job_id)).status not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"job {job.id} is {job.status} ({job.message!r}) after {timeout_s} s:\n{up.output()}")
+        time.sleep(0.05)
+    return job
+
+
+def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with suanli_up(tmp_path, "--accelerators", "A100-80G:1") as up:
+        assert httpx.get(f"{up.url}/api/v1/health", timeout=5).status_code == 200
+        assert "declared" in up.output() and "submit FILE.yaml" in up.output()
 
         # The only pool here is the declared A100 one, so the job asks for one of it.
-        with SuanliClient(url, timeout=30) as client:
+        with SuanliClient(up.url, timeout=30) as client:
             spec = {
                 "name": "up",
                 "command": ["python", "-c", "print('ok')"],
                 "resources": {"accelerators": "A100-80G:1"},
             }
-            job = client.submit(spec)
-            deadline = time.monotonic() + 10
-            while (job := client.get_job(job.id)).status not in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"job {job.id} is {job.status} ({job.message!r}) after 10 s:\n{log.read_text()}")
-                time.sleep(0.05)
+            job = wait_final(client, client.submit(spec).id, 10, up)
             assert job.status == "SUCCEEDED", job.message
             [attempt] = client.job_attempts(job.id)
             assert attempt.center == "local"
-        assert (home / "agent" / "logs" / f"{job.id}-1.log").read_text().strip() == "ok"
+        assert (up.home / "agent" / "logs" / f"{job.id}-1.log").read_text().strip() == "ok"
 
-        process.send_signal(signal.SIGTERM)
+        up.process.send_signal(signal.SIGTERM)
         try:
-            code = process.wait(5)
+            code = up.process.wait(5)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"`suanli up` did not stop within 5 s of SIGTERM:\n{log.read_text()}")
-        assert code == 0, log.read_text()
-        assert "Suanli stopped" in log.read_text()
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+            pytest.fail(f"`suanli up` did not stop within 5 s of SIGTERM:\n{up.output()}")
+        assert code == 0, up.output()
+        assert "Suanli stopped" in up.output()
+
+
+def test_up_demo_spreads_sample_jobs_over_simulated_centers_marked_as_such(tmp_path: Path) -> None:
+    with suanli_up(tmp_path, "--demo") as up, SuanliClient(up.url, timeout=30) as client:
+        deadline = time.monotonic() + 30
+        while "sample jobs submitted" not in up.output():
+            assert time.monotonic() < deadline, up.output()
+            time.sleep(0.05)
+        centers = {center.name: center for center in client.list_centers()}
+        simulated = {name for name, center in centers.items() if center.backend == "simulated"}
+        assert len(simulated) >= 4 and all(name.startswith("sim-") for name in simulated)
+        assert centers["local"].backend == "local"
+        assert all("simulated" in centers[name].owner for name in simulated)
+
+        jobs = {job.name: job for job in client.iter_jobs()}
+        assert all(job.spec.labels.get("demo") == "true" for job in jobs.values())
+        # The one real job runs here, and its output is real.
+        local = wait_final(client, jobs["hello-from-this-machine"].id, 30, up)
+        assert local.status == "SUCCEEDED", local.message
+        assert "step 5/5 on" in client.read_logs(local.id).data.decode()
+        # Everything else is placed on simulated centers that fit its constraints.
+        placed: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while len(placed) < len(jobs) - 1:
+            assert time.monotonic() < deadline, f"placed only {placed}:\n{up.output()}"
+            for job in client.iter_jobs():
+                if job.placement is not None and job.name != "hello-from-this-machine":
+                    placed[job.name] = job.placement.center
+            time.sleep(0.2)
+        assert set(placed.values()) <= simulated
+        assert centers[placed["weather-ensemble"]].kind == "hpc"
+        assert centers[placed["traffic-camera-inference"]].kind == "edge"
+        assert len(set(placed.values())) >= 3  # cross-center scheduling, not one center for all
+        # A simulated job's log says that nothing really ran.
+        edge = wait_final(client, jobs["traffic-camera-inference"].id, 40, up)
+        assert edge.status == "SUCCEEDED"
+        assert "this center is simulated" in client.read_logs(edge.id).data.decode()

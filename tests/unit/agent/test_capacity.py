@@ -112,8 +112,29 @@ def test_declared_slots_are_marked_declared() -> None:
     assert declared_capacity("910B:8", AcceleratorCatalog()).pools[0].name == "declared-ascend910b"
 
 
+def test_node_slots_can_be_declared_so_that_a_gang_runs_on_one_machine() -> None:
+    capacity = declared_capacity("A100:2x4", AcceleratorCatalog())
+    (pool,) = capacity.pools
+    assert (pool.nodes, pool.accelerators_per_node) == (2, 4)
+    assert capacity.devices == {pool.name: list(range(8))}
+    (cpu,) = declared_capacity("CPU:2X1", AcceleratorCatalog()).pools
+    assert (cpu.nodes, cpu.accelerators_per_node) == (2, 1)
+
+
 @pytest.mark.parametrize(
-    "text", ["A100-80G", "A100-80G:0", "A100-80G:x", ":4", "A100-80G:-1", "Nope:2", f"CPU:{10**6}"]
+    "text",
+    [
+        "A100-80G",
+        "A100-80G:0",
+        "A100-80G:x",
+        ":4",
+        "A100-80G:-1",
+        "Nope:2",
+        f"CPU:{10**6}",
+        "A100:0x2",
+        "A100:2x",
+        "A100:x2",
+    ],
 )
 def test_bad_declarations_are_refused_with_the_expected_form(text: str) -> None:
     with pytest.raises(InvalidSpec):

@@ -38,7 +38,8 @@ def agent(
         str | None,
         typer.Option(
             "--accelerators",
-            help="declare MODEL:N accelerator slots (e.g. A100-80G:4) instead of detecting GPUs",
+            help="declare MODEL:N accelerator slots (e.g. A100-80G:4), or MODEL:NODESxN node slots for gangs "
+            "(e.g. CPU:2x1), instead of detecting GPUs",
         ),
     ] = None,
     work_dir: Annotated[

@@ -18,6 +18,7 @@ from suanli.adapters.cli.output import (
     error,
     fields_table,
     jobs_table,
+    jsonable,
     note,
     out,
     print_json,
@@ -70,7 +71,7 @@ def submit(
     suanli submit jobs.yaml --dry-run   (checks the file without a server)
     """
     current = state(ctx, output)
-    specs = load_job_specs(file)
+    specs = [_workdir_from_here(spec) for spec in load_job_specs(file)]
     if dry_run:
         _dry_run(file, specs, current.json)
         return
@@ -81,6 +82,14 @@ def submit(
     else:
         out.print(jobs_table(jobs))
         note(f"submitted {len(jobs)} job(s); follow them with `suanli jobs` or `suanli job explain ID`")
+
+
+def _workdir_from_here(spec: JobSpec) -> JobSpec:
+    """A relative ``workdir`` is taken from where `suanli submit` runs, as Slurm's sbatch does,
+    not from wherever the agent happens to run (a center sharing this filesystem finds it)."""
+    if spec.workdir is None or Path(spec.workdir).is_absolute():
+        return spec
+    return spec.model_copy(update={"workdir": str((Path.cwd() / spec.workdir).resolve())})
 
 
 def list_jobs(
@@ -150,18 +159,19 @@ def _show(job: JobOut) -> None:
 
 @job_app.command("show")
 def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], output: OutputOption = None) -> None:
-    """Show a job: status, placement, what it asks for.
+    """Show a job: status, placement, what it asks for, and its attempts (where each ran, when, how it ended).
 
     Example: suanli job show 42
     """
     current = state(ctx, output)
     client = current.client()
     job = client.get_job(job_id)
+    attempts = client.job_attempts(job_id)
     if current.json:
-        print_json(job)
+        print_json({**jsonable(job), "attempt_timeline": jsonable(attempts)})
     else:
         _show(job)
-        _show_attempts(client.job_attempts(job_id))
+        _show_attempts(attempts)
 
 
 def _show_attempts(attempts: list[AttemptOut]) -> None:
