@@ -216,7 +216,7 @@ class Scheduler:
             if choice is not None:
                 end = now + shape.time_limit if shape.time_limit is not None else None
                 allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
-                allocations.append(allocation)
+                allocations[request.job_id] = allocation
                 decisions.append(Decision(request.job_id, choice=choice))
                 continue
             reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
@@ -224,7 +224,9 @@ class Scheduler:
             blocked[key] = (reasons, _limit(shape) if by_backfill else 0.0)
             decision = Decision(request.job_id, rejections=reasons)
             if self.profile.backfill and ctx.reservation is None and plan.feasible:
-                ctx.reservation = decision.reservation = reserve(request.job_id, shape, plan.feasible, allocations, now)
+                ctx.reservation = decision.reservation = reserve(
+                    request.job_id, shape, plan.feasible, allocations.values(), now
+                )
             decisions.append(decision)
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))
 

@@ -144,7 +144,7 @@ class Allocation:
 @dataclass(slots=True)
 class Snapshot:
     pools: list[PoolState]
-    allocations: list[Allocation]
+    allocations: dict[int, Allocation]  # by job id: a finished job gives its capacity back in O(1)
     by_model: dict[str, list[PoolState]] = field(default_factory=dict)
     centers: dict[str, CenterLoad] = field(default_factory=dict)
 
@@ -191,25 +191,20 @@ class Snapshot:
                 load.total += pool.total
                 pools.append(pool)
                 index[(center.name, spec.name)] = pool
-        held: list[Allocation] = []
+        held: dict[int, Allocation] = {}
         for job_id, center_name, pool_name, nodes, slots, end in allocations:
             holder = index.get((center_name, pool_name))
             if holder is None:
                 continue
             valid = tuple(n for n in nodes if n < holder.nodes and holder.free[n] >= slots)
             holder.take(valid, slots)
-            held.append(Allocation(job_id, holder.index, valid, slots, end))
+            held[job_id] = Allocation(job_id, holder.index, valid, slots, end)
         return cls(pools, held)
 
     def undo(self, job_ids: Iterable[int]) -> None:
-        """Give back what these jobs' allocations hold (a placement that could not be written)."""
-        gone = set(job_ids)
-        if not gone:
-            return
-        kept = []
-        for allocation in self.allocations:
-            if allocation.job_id in gone:
+        """Give back what these jobs' allocations hold (a placement that could not be written, or
+        work that ended)."""
+        for job_id in job_ids:
+            allocation = self.allocations.pop(job_id, None)
+            if allocation is not None:
                 self.pools[allocation.pool].give_back(allocation.node_indices, allocation.slots)
-            else:
-                kept.append(allocation)
-        self.allocations = kept

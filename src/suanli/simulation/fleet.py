@@ -51,6 +51,9 @@ class FleetCenter(BaseModel):
     kind: CenterKind = CenterKind.AI
     region: str = Field(default="sim", min_length=1, max_length=100)
     pools: tuple[Pool, ...] = Field(min_length=1, max_length=256)
+    # Job groups (a trace's VC, queue or tenant) whose jobs may run only on the centers that list
+    # them, as Philly's virtual clusters; a group no center lists may run anywhere.
+    groups: tuple[str, ...] = Field(default=(), max_length=10_000)
 
     @field_validator("pools")
     @classmethod
@@ -118,6 +121,14 @@ class Fleet(BaseModel):
 
     def center_specs(self) -> tuple[CenterSpec, ...]:
         return tuple(center.to_spec() for center in self.centers)
+
+    def group_centers(self) -> dict[str, frozenset[str]]:
+        """For each listed job group, the centers its jobs may run on."""
+        found: dict[str, set[str]] = {}
+        for center in self.centers:
+            for group in center.groups:
+                found.setdefault(group, set()).add(center.name)
+        return {group: frozenset(names) for group, names in found.items()}
 
     def accelerator_counts(self) -> dict[str, int]:
         """Accelerators per canonical model over the whole fleet."""
@@ -222,7 +233,8 @@ def philly_fleet(
     price_per_accelerator_hour: float = 0.0,
     carbon_intensity: float = 500.0,
 ) -> Fleet:
-    """Philly: one center, one pool per VC (``vc-<id>``) so a VC's jobs run in its own VC.
+    """Philly: one center per VC (``vc-<id>``, listing the VC as its job group), so a VC's jobs
+    run in its own VC.
 
     ``philly_vc.csv`` gives each VC's node count (column ``node num``); nodes have 8 GPUs. The
     trace has VCs the file lacks ("small" per the data README): given ``workload``, each such VC
@@ -250,24 +262,29 @@ def philly_fleet(
         for vc, gpus in largest.items():
             if vc not in nodes:
                 nodes[vc] = max(absent_vc_nodes, math.ceil(gpus / PHILLY_GPUS_PER_NODE))
-    pools = tuple(
-        _pool(
-            philly_pool_name(vc),
-            accelerator,
-            n,
-            PHILLY_GPUS_PER_NODE,
-            price_per_accelerator_hour=price_per_accelerator_hour,
-            carbon_intensity=carbon_intensity,
+    centers = [
+        FleetCenter(
+            name=philly_pool_name(vc),
+            region="philly",
+            groups=(vc,),
+            pools=(
+                _pool(
+                    "gpu",
+                    accelerator,
+                    n,
+                    PHILLY_GPUS_PER_NODE,
+                    price_per_accelerator_hour=price_per_accelerator_hour,
+                    carbon_intensity=carbon_intensity,
+                ),
+            ),
         )
         for vc, n in nodes.items()
-    )
-    return fleet_from_dict(
-        {"name": "philly", "centers": [FleetCenter(name="philly", region="philly", pools=pools)]}, "philly fleet"
-    )
+    ]
+    return fleet_from_dict({"name": "philly", "centers": centers}, "philly fleet")
 
 
 def philly_pool_name(vc: str) -> str:
-    """The pool a Philly VC's jobs run in."""
+    """The center a Philly VC's jobs run in."""
     return "vc-" + "".join(ch if ch.isalnum() else "-" for ch in vc.lower()).strip("-")
 
 

@@ -41,7 +41,7 @@ def test_existing_placements_hold_capacity_and_vanished_nodes_hold_nothing() -> 
     held = [(100, "qd", "gpu", (0,), 8, None), (101, "qd", "gpu", (7,), 8, None), (102, "gone", "x", (0,), 8, None)]
     snapshot = Snapshot.build([center], held)
     assert snapshot.pools[0].free_total == 8
-    assert len(snapshot.allocations) == 2 and snapshot.allocations[1].node_indices == ()
+    assert len(snapshot.allocations) == 2 and list(snapshot.allocations.values())[1].node_indices == ()
 
 
 def test_explain_for_placed_and_waiting_jobs_reads_like_prose() -> None:

@@ -54,11 +54,14 @@ def test_a_job_keeps_its_row_and_offset(philly: Workload, philly_csv: Path) -> N
         assert job.group == rows[index]["cluster"]
 
 
-def test_philly_fleet_gives_each_vc_its_own_pool(philly: Workload, traces: Path) -> None:
+def test_philly_fleet_gives_each_vc_its_own_center(philly: Workload, traces: Path) -> None:
     vc_csv = need(traces / "philly" / "philly_vc.csv")
     listed = {r["vc"]: int(r["node num"]) for r in raw_rows(vc_csv)}
     fleet = philly_fleet(vc_csv, philly)
-    pools = {pool.name: pool for pool in fleet.centers[0].pools}
+    pools = {center.name: pool for center in fleet.centers for pool in center.pools}
+    assert fleet.group_centers() == {
+        vc: frozenset({philly_pool_name(vc)}) for vc in set(listed) | {j.group for j in philly.jobs}
+    }
     for vc, nodes in listed.items():
         pool = pools[philly_pool_name(vc)]
         assert pool.nodes == nodes and pool.accelerators_per_node == PHILLY_GPUS_PER_NODE
@@ -75,4 +78,4 @@ def test_philly_fleet_gives_each_vc_its_own_pool(philly: Workload, traces: Path)
 def test_without_a_workload_the_fleet_is_the_vc_list(traces: Path) -> None:
     vc_csv = need(traces / "philly" / "philly_vc.csv")
     fleet = philly_fleet(vc_csv)
-    assert sum(p.nodes for p in fleet.centers[0].pools) == sum(int(r["node num"]) for r in raw_rows(vc_csv))
+    assert sum(p.nodes for c in fleet.centers for p in c.pools) == sum(int(r["node num"]) for r in raw_rows(vc_csv))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, centers, jobs, up
+from suanli.adapters.cli import agent, centers, jobs, simulate, up
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -90,6 +90,7 @@ app.command("jobs")(jobs.list_jobs)
 app.command("logs")(jobs.logs)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
+app.command("simulate")(simulate.simulate)
 
 
 @app.callback()

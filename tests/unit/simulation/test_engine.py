@@ -1,0 +1,109 @@
+"""The simulation engine: a virtual clock around the server's scheduler cycle."""
+
+from __future__ import annotations
+
+import pytest
+
+from suanli.domain.centers import Pool
+from suanli.simulation.engine import RequestPolicy, Simulation
+from suanli.simulation.fleet import Fleet, FleetCenter
+from suanli.simulation.metrics import jain, summarize, utilization
+from suanli.simulation.workload import TraceJob, Workload
+
+
+def pool(name: str = "gpu", model: str = "V100", per_node: int = 4, nodes: int = 1, price: float = 1.0) -> Pool:
+    return Pool(
+        name=name,
+        accelerator=model,
+        accelerators_per_node=per_node,
+        cpus_per_node=64,
+        memory_gb_per_node=256,
+        nodes=nodes,
+        price_per_accelerator_hour=price,
+    )
+
+
+def fleet(*centers: FleetCenter) -> Fleet:
+    return Fleet(name="test", centers=centers)
+
+
+def workload(*jobs: TraceJob, reference: str | None = None) -> Workload:
+    return Workload("test", tuple(sorted(jobs, key=lambda j: j.submit_s)), reference_accelerator=reference)
+
+
+def job(name: str, submit: float, duration: float, gpus: int = 1, group: str = "") -> TraceJob:
+    return TraceJob(id=name, submit_s=submit, duration_s=duration, gpus=gpus, group=group)
+
+
+def test_jobs_queue_for_capacity_and_start_as_it_frees_up() -> None:
+    # Four GPUs: a 4-GPU job fills them; two later 2-GPU jobs wait for its end, then run together.
+    jobs = [job("big", 0, 100, gpus=4), job("a", 10, 50, gpus=2), job("b", 20, 30, gpus=2)]
+    result = Simulation(workload(*jobs), fleet(FleetCenter(name="c", pools=(pool(),))), "fifo").run()
+    by_id = {r.job.id: r for r in result.records}
+    assert (by_id["big"].start_s, by_id["big"].end_s) == (0, 100)
+    assert (by_id["a"].start_s, by_id["a"].end_s) == (100, 150)
+    assert (by_id["b"].start_s, by_id["b"].end_s) == (100, 130)
+    assert by_id["a"].queued_s == 90 and by_id["b"].jct_s == 110
+    assert result.busy == [(0.0, 4), (130.0, 2), (150.0, 0)]
+    summary = summarize(result)
+    assert summary.makespan_h == pytest.approx(150 / 3600)
+    # Busy: 4 GPUs for 100 s, 4 for 30 s, 2 for 20 s, out of 4 x 150.
+    assert summary.utilization == pytest.approx((4 * 130 + 2 * 20) / (4 * 150))
+
+
+def test_a_group_runs_only_on_the_centers_that_list_it() -> None:
+    centers = (
+        FleetCenter(name="vc-a", groups=("a",), pools=(pool(per_node=2),)),
+        FleetCenter(name="vc-b", groups=("b",), pools=(pool(per_node=2),)),
+    )
+    jobs = [job(f"a{i}", 0, 10, group="a") for i in range(4)] + [job("b0", 0, 10, group="b")]
+    result = Simulation(workload(*jobs), fleet(*centers), "fifo").run()
+    by_id = {r.job.id: r for r in result.records}
+    assert {by_id[f"a{i}"].center for i in range(4)} == {"vc-a"}
+    assert sorted(by_id[f"a{i}"].start_s or 0 for i in range(4)) == [0, 0, 10, 10]  # 2 GPUs: two rounds
+    assert (by_id["b0"].center, by_id["b0"].start_s) == ("vc-b", 0)
+
+
+def test_run_time_scales_with_the_accelerator_it_got() -> None:
+    # The catalog rates A100-80G 2.2x a V100: a job measured on V100 runs 2.2x faster there.
+    centers = (FleetCenter(name="fast", pools=(pool(model="A100-80G", per_node=1, price=0.1),)),)
+    result = Simulation(workload(job("x", 0, 220), reference="V100"), fleet(*centers), "default").run()
+    [record] = result.records
+    assert record.accelerator == "A100-80G"
+    assert record.run_s == pytest.approx(100)
+
+
+def test_a_job_no_center_can_hold_never_runs_and_says_why() -> None:
+    jobs = [job("small", 0, 10), job("huge", 0, 10, gpus=64)]
+    result = Simulation(workload(*jobs), fleet(FleetCenter(name="c", pools=(pool(),))), "fifo").run()
+    [never] = result.never_ran
+    assert never.job.id == "huge" and "c/gpu" in never.why_not
+    assert summarize(result).never_ran == 1
+
+
+def test_with_oracle_time_limits_backfill_starts_a_short_job_early() -> None:
+    # 4 GPUs; "long" holds 2 until 100. "wide" needs all 4 and waits; "short" (2 GPUs, ends at 60)
+    # may start now only if backfill knows it ends before "wide" can start.
+    jobs = [job("long", 0, 100, gpus=2), job("wide", 1, 10, gpus=4), job("short", 2, 50, gpus=2)]
+    center = (FleetCenter(name="c", pools=(pool(),)),)
+    blind = Simulation(workload(*jobs), fleet(*center), "default").run()
+    oracle = Simulation(workload(*jobs), fleet(*center), "default", requests=RequestPolicy(oracle_time_limits=True))
+    told = oracle.run()
+    start = {r.job.id: r.start_s for r in told.records}
+    assert start["short"] == 2 and start["wide"] == 100
+    assert {r.job.id: r.start_s for r in blind.records}["short"] != 2
+
+
+def test_cycles_on_a_timer_coalesce_events() -> None:
+    jobs = [job(f"j{i}", i * 7.0, 5) for i in range(20)]
+    centers = (FleetCenter(name="c", pools=(pool(),)),)
+    every_event = Simulation(workload(*jobs), fleet(*centers), "fifo").run()
+    timed = Simulation(workload(*jobs), fleet(*centers), "fifo", cycle_interval_s=60).run()
+    assert timed.cycles < every_event.cycles
+    assert all((r.start_s or 0) % 60 == 0 for r in timed.records)
+
+
+def test_utilization_and_jain() -> None:
+    assert utilization([(0, 2), (10, 0)], capacity=4, start=0, end=20) == pytest.approx(0.25)
+    assert jain([1, 1, 1]) == 1.0
+    assert jain([1, 0, 0]) == pytest.approx(1 / 3)
