@@ -140,12 +140,13 @@ class AgentClient:
             raise AgentTransportError(f"{self.server}: an unexpected answer on {path}")
         return data
 
-    def hello(self, pools: list[Pool], running: list[AttemptKey]) -> HelloAnswer:
+    def hello(self, pools: list[Pool], running: list[AttemptKey], problem: str = "") -> HelloAnswer:
         body = {
             "protocol": PROTOCOL,
             "agent_version": self.agent_version,
             "pools": [pool.model_dump(mode="json") for pool in pools],
             "running": _key_list(running),
+            "problem": problem,
         }
         data = self._call("POST", "/hello", json=body)
         return HelloAnswer(
@@ -155,8 +156,10 @@ class AgentClient:
             kill=_keys(data.get("kill")),
         )
 
-    def heartbeat(self, running: list[AttemptKey]) -> list[AttemptKey]:
-        data = self._call("POST", "/heartbeat", json={"protocol": PROTOCOL, "running": _key_list(running)})
+    def heartbeat(self, running: list[AttemptKey], problem: str = "") -> list[AttemptKey]:
+        """``problem``: what is wrong with the backend ("" while it is healthy)."""
+        body = {"protocol": PROTOCOL, "running": _key_list(running), "problem": problem}
+        data = self._call("POST", "/heartbeat", json=body)
         return _keys(data.get("kill"))
 
     def assignments(self, wait_s: float) -> Assignments:

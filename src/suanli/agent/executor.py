@@ -82,6 +82,13 @@ class Executor(Protocol):
     def forget(self, key: AttemptKey) -> None:
         """Drops a finished attempt's bookkeeping (its logs may be kept on disk)."""
 
+    def healthy(self) -> str | None:
+        """None while the backend works; else what is wrong, for people (the center then takes
+        no new work, and its attempts are kept, not reported lost)."""
+
+    def close(self) -> None:
+        """Stops every attempt still running (the agent is stopping)."""
+
 
 class ExecutorRefused(Exception):
     """The backend will not run this attempt; the message says why, for the user."""

@@ -297,6 +297,9 @@ class LocalExecutor:
         except FileNotFoundError:
             return b""
 
+    def healthy(self) -> str | None:
+        return None  # nothing stands between this executor and its processes
+
     def forget(self, key: AttemptKey) -> None:
         with self._lock:
             attempt = self._attempts.get(key)

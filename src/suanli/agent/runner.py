@@ -67,6 +67,7 @@ class Agent:
         self._no_logs: set[AttemptKey] = set()  # the server refused their logs: ship no more
         self._connected = threading.Event()
         self._problem: str | None = None  # the last problem logged, so each is logged once
+        self._backend = ""  # the backend's problem last reported ("" while healthy)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class Agent:
     def _hello(self) -> HelloAnswer:
         pools = self.executor.pools()
         running = self._running()
-        answer = self.client.hello(pools, running)
+        answer = self.client.hello(pools, running, self._backend_problem())
         self.heartbeat_s = answer.heartbeat_s
         if self._problem is not None:
             log.warning("reconnected to %s as center %s", self.client.server, answer.center)
@@ -116,6 +117,18 @@ class Agent:
         self._connected.set()
         self._kill(answer.kill)
         return answer
+
+    def _backend_problem(self) -> str:
+        """What the executor says is wrong with its backend, logged when it changes."""
+        with self._executor_lock:
+            problem = self.executor.healthy() or ""
+        if problem != self._backend:
+            if problem:
+                log.warning("%s: the backend is unhealthy, the center takes no new work: %s", self.center, problem)
+            else:
+                log.warning("%s: the backend is healthy again", self.center)
+            self._backend = problem
+        return problem
 
     def _lost(self, why: str) -> None:
         self._connected.clear()
@@ -132,7 +145,7 @@ class Agent:
             try:
                 self.sync()
                 if self._connected.is_set() and time.monotonic() >= next_heartbeat:
-                    self._kill(self.client.heartbeat(self._running()))
+                    self._kill(self.client.heartbeat(self._running(), self._backend_problem()))
                     next_heartbeat = time.monotonic() + self.heartbeat_s
             except AgentTransportError as error:
                 self._lost(str(error))

@@ -140,6 +140,9 @@ class SimulatedExecutor:
             if run is not None and run.state is AttemptState.RUNNING:
                 self._end(run, AttemptState.CANCELLED, self._clock())
 
+    def healthy(self) -> str | None:
+        return None  # nothing stands between it and its processes
+
     def forget(self, key: AttemptKey) -> None:
         with self._lock:
             run = self._runs.get(key)

@@ -93,6 +93,7 @@ class Center(BaseModel):
     spec: CenterSpec
     state: CenterState = CenterState.ONLINE
     version: int = 1
+    problem: str = ""  # what its agent reports wrong with the backend; no new work meanwhile
 
     @property
     def name(self) -> str:
@@ -103,4 +104,9 @@ class Center(BaseModel):
         return self.spec.pools
 
     def accepts_new_work(self) -> bool:
-        return self.state is CenterState.ONLINE
+        return self.state is CenterState.ONLINE and not self.problem
+
+    @property
+    def condition(self) -> str:
+        """The state the scheduler sees: UNHEALTHY while the agent reports a backend problem."""
+        return "UNHEALTHY" if self.problem and self.state is CenterState.ONLINE else self.state.value

@@ -188,10 +188,22 @@ class Scheduler:
             backfilled=reservation is not None,
         )
 
+    def _may_stop(self, explain_waiting: bool, ctx: CycleContext) -> bool:
+        """With the fleet full, later jobs cannot start; the cycle may stop if nobody needs their
+        reasons and the backfill reservation, if any, is made."""
+        return not explain_waiting and (ctx.reservation is not None or not self.profile.backfill)
+
     # -- the cycle -----------------------------------------------------------------------------
-    def run_cycle(self, snapshot: Snapshot, queue: Iterable[SchedulingRequest], now: float) -> CycleResult:
+    def run_cycle(
+        self, snapshot: Snapshot, queue: Iterable[SchedulingRequest], now: float, *, explain_waiting: bool = True
+    ) -> CycleResult:
         """Decide for every job in ``queue``. The snapshot is the cycle's working copy: afterwards
-        it holds this cycle's placements too (``Snapshot.undo`` gives one back)."""
+        it holds this cycle's placements too (``Snapshot.undo`` gives one back).
+
+        With ``explain_waiting=False`` (a caller that acts on placements only) the result lists
+        the placed jobs and the reservation, and the cycle stops early once no pool has a free
+        slot left and the reservation is made: nothing after that could start. The placements
+        are the same either way."""
         ctx = CycleContext(now=now)
         plans: dict[Shape, _ShapePlan] = {}
         # Capacity only shrinks during a cycle, so a shape that could not start stays unable to.
@@ -201,12 +213,14 @@ class Scheduler:
         allocations = snapshot.allocations  # grows with this cycle's placements
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
+        full = not _any_free(snapshot)  # no pool has a free slot: checked again after each placement
         for request in ordered:
             shape = request.shape
             key = shape.plan_key
             known = blocked.get(key)
             if known is not None and _limit(shape) >= known[1]:
-                decisions.append(Decision(request.job_id, rejections=known[0]))
+                if explain_waiting:
+                    decisions.append(Decision(request.job_id, rejections=known[0]))
                 continue
             plan = plans.get(key)
             if plan is None:
@@ -218,6 +232,9 @@ class Scheduler:
                 allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
                 allocations[request.job_id] = allocation
                 decisions.append(Decision(request.job_id, choice=choice))
+                full = not _any_free(snapshot)
+                if full and self._may_stop(explain_waiting, ctx):
+                    break
                 continue
             reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
             by_backfill = any(r.plugin == BackfillFilter.name for r in rejected)
@@ -227,8 +244,16 @@ class Scheduler:
                 ctx.reservation = decision.reservation = reserve(
                     request.job_id, shape, plan.feasible, allocations.values(), now
                 )
-            decisions.append(decision)
+            if explain_waiting or decision.reservation is not None:
+                decisions.append(decision)
+            if full and self._may_stop(explain_waiting, ctx):
+                break
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))
+
+
+def _any_free(snapshot: Snapshot) -> bool:
+    """True while some pool has a free slot (a cycle only ever takes slots)."""
+    return any(pool.free_total for pool in snapshot.pools)
 
 
 def _limit(shape: Shape) -> float:

@@ -177,7 +177,7 @@ class Snapshot:
                     name=spec.name,
                     center_kind=center.spec.kind.value,
                     region=center.spec.region,
-                    center_state=center.state.value,
+                    center_state=center.condition,
                     accelerator=spec.accelerator,
                     per_node=spec.accelerators_per_node,
                     cpus_per_node=spec.cpus_per_node,

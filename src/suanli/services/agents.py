@@ -103,12 +103,12 @@ class AgentService:
 
     # hello and heartbeats -------------------------------------------------------------------------
 
-    def hello(self, center: str, pools: Sequence[Pool], running: Iterable[Key]) -> list[Key]:
+    def hello(self, center: str, pools: Sequence[Pool], running: Iterable[Key], problem: str = "") -> list[Key]:
         """The agent (re)connects: its pools replace the registered ones, an OFFLINE center comes
         back, and attempts it was given but no longer runs are lost (their jobs queue again).
         Returns the reported attempts it must kill."""
         self.centers.set_pools(center, pools)
-        self._seen(center)
+        self._seen(center, problem)
         reported = set(running)
         lost = False
         for live in self.agents.live_attempts(center):
@@ -118,12 +118,15 @@ class AgentService:
             self.on_release()
         return self.kill_list(center, reported)
 
-    def heartbeat(self, center: str, running: Iterable[Key]) -> list[Key]:
+    def heartbeat(self, center: str, running: Iterable[Key], problem: str = "") -> list[Key]:
         """The agent is alive and runs ``running``. An assignment it was handed a heartbeat period
         ago and still does not know never reached it (the poll's answer was lost on the way):
         it is handed out again, under the same attempt number. That is safe because an executor
-        starts a key it knows only once, and a restarted agent is handled by ``hello``."""
-        self._seen(center)
+        starts a key it knows only once, and a restarted agent is handled by ``hello``.
+
+        ``problem`` is what the agent says is wrong with its backend: while it is not empty the
+        center takes no new work; its running attempts are left alone (the agent keeps them)."""
+        self._seen(center, problem)
         reported = set(running)
         unheard_since = self.clock.now() - timedelta(seconds=self.heartbeat_s)
         live = self.agents.live_attempts(center)
@@ -133,10 +136,13 @@ class AgentService:
                 self.agents.redeliver(attempt.job_id, attempt.number, since)
         return self.kill_list(center, reported, live)
 
-    def _seen(self, center: str) -> None:
+    def _seen(self, center: str, problem: str) -> None:
         self.agents.touch_center(center, self.clock.now())
-        if self.centers.get(center).state is CenterState.OFFLINE:
+        known = self.centers.get(center)
+        if known.state is CenterState.OFFLINE:
             self.centers.set_state(center, CenterState.ONLINE)
+        if known.problem != problem:
+            self.centers.set_problem(center, problem)
 
     def kill_list(self, center: str, reported: set[Key], live: list[LiveAttempt] | None = None) -> list[Key]:
         """Reported attempts that are not this center's current attempt of a live job, and this

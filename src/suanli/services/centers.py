@@ -59,6 +59,15 @@ class CenterService:
         self.on_change()
         return center
 
+    def set_problem(self, name: str, problem: str) -> Center:
+        """Records what the center's agent says is wrong with its backend ("" once it recovers)."""
+        current = self.store.get_center(name)
+        if current.problem == problem:
+            return current
+        center = self.store.update_center(name, expected_version=current.version, now=self.clock.now(), problem=problem)
+        self.on_change()
+        return center
+
     def drain(self, name: str) -> Center:
         return self.set_state(name, CenterState.DRAINING)
 

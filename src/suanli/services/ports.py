@@ -107,8 +107,9 @@ class Store(Protocol):
         now: datetime,
         pools: Sequence[Pool] | None = None,
         state: CenterState | None = None,
+        problem: str | None = None,
     ) -> Center:
-        """Replaces pools and/or state if the version still matches; raises StaleVersion, NotFound."""
+        """Replaces pools, state and/or problem if the version still matches; raises StaleVersion, NotFound."""
 
     def delete_center(self, name: str) -> None:
         """Raises Conflict while any SCHEDULED or RUNNING job is placed there; NotFound."""

@@ -97,7 +97,7 @@ class SchedulingService:
         now = self.clock.now()
         queue, versions = self._queue()
         snapshot = self._working_snapshot()
-        result = self.scheduler.run_cycle(snapshot, queue, now.timestamp())
+        result = self.scheduler.run_cycle(snapshot, queue, now.timestamp(), explain_waiting=False)
         writes = [
             PlacementWrite(d.job_id, versions[d.job_id], _placement(d.choice))
             for d in result.decisions
@@ -112,7 +112,7 @@ class SchedulingService:
             holder=self.holder,
             started_at=now,
             placed=len(written),
-            waiting=len(result.decisions) - len(writes),
+            waiting=len(versions) - len(writes),
             duration_ms=(time.perf_counter() - started) * 1000,
             reservation=self.last_reservation,
         )

@@ -171,11 +171,11 @@ class Simulation:
         busy = 0
         timeline: list[tuple[float, int]] = [(0.0, 0)]
         next_arrival = 0
+        now = 0.0
         finished = 0
         cycles = 0
         decision_s = 0.0
         cycle_times: list[float] = []
-        last_decisions: dict[int, str] = {}
         while next_arrival < len(jobs) or ends or waiting:
             upcoming = min(
                 jobs[next_arrival].submit_s if next_arrival < len(jobs) else math.inf,
@@ -203,7 +203,7 @@ class Simulation:
                 timeline.append((now, busy))
                 continue
             tick = time.perf_counter()
-            result = self.scheduler.run_cycle(snapshot, waiting.values(), now + epoch)
+            result = self.scheduler.run_cycle(snapshot, waiting.values(), now + epoch, explain_waiting=False)
             spent = time.perf_counter() - tick
             decision_s += spent
             cycle_times.append(spent)
@@ -226,14 +226,11 @@ class Simulation:
                 heapq.heappush(ends, (now + run_s, index))
                 if is_gpu(choice.accelerator):
                     busy += record.accelerators
-            if waiting and not ends and next_arrival >= len(jobs):
-                last_decisions = {d.job_id: "; ".join(d.explain()) for d in result.decisions if d.choice is None}
             timeline.append((now, busy))
-        for index, why in last_decisions.items():
-            records[index].why_not = why
-        for index in waiting:
-            if not records[index].why_not:
-                records[index].why_not = "never placed: no center of the fleet can take it"
+        if waiting:  # nothing runs and nothing comes: ask the scheduler once why these never start
+            explained = self.scheduler.run_cycle(snapshot, waiting.values(), now + epoch)
+            for decision in explained.decisions:
+                records[decision.job_id].why_not = "; ".join(decision.explain())
         return SimulationResult(
             workload=self.workload.name,
             fleet=self.fleet.name,

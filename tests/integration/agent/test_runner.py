@@ -43,6 +43,7 @@ class ScriptedServer(AgentClient):
         self.kill: list[AttemptKey] = []
         self.stale: set[AttemptKey] = set()
         self.refuse_hello: int | None = None
+        self.problems: list[str] = []  # the backend problem of each hello and heartbeat
         self.logs: dict[AttemptKey, bytes] = {}  # what the server stored, checked like the server
         self.lock = threading.Lock()
 
@@ -50,15 +51,17 @@ class ScriptedServer(AgentClient):
         if self.down:
             raise AgentTransportError("connection refused")
 
-    def hello(self, pools: list[Pool], running: list[AttemptKey]) -> HelloAnswer:
+    def hello(self, pools: list[Pool], running: list[AttemptKey], problem: str = "") -> HelloAnswer:
         self._check()
+        self.problems.append(problem)
         if self.refuse_hello is not None:
             raise AgentApiError(self.refuse_hello, "bad token")
         self.hellos.append(running)
         return HelloAnswer("lab", 0.1, 1.0, list(self.kill))
 
-    def heartbeat(self, running: list[AttemptKey]) -> list[AttemptKey]:
+    def heartbeat(self, running: list[AttemptKey], problem: str = "") -> list[AttemptKey]:
         self._check()
+        self.problems.append(problem)
         return [key for key in self.kill if key in running]
 
     def assignments(self, wait_s: float) -> Assignments:
@@ -190,3 +193,15 @@ def test_a_stale_attempt_ships_no_output(run_agent: Callable[[ScriptedServer], A
     server.pending = [assignment(1, "echo hi; sleep 30")]
     eventually(lambda: not [s for s in agent.executor.poll() if s.key == key])
     assert server.logs == {} and server.reports == []
+
+
+def test_the_backends_health_goes_with_every_heartbeat(run_agent: Callable[[ScriptedServer], Agent]) -> None:
+    server = ScriptedServer()
+    agent = run_agent(server)
+    eventually(lambda: len(server.problems) >= 2)
+    assert set(server.problems) == {""}
+    down = "the Slurm controller does not answer"
+    agent.executor.healthy = lambda: down  # type: ignore[method-assign]
+    eventually(lambda: server.problems[-1] == down)
+    agent.executor.healthy = lambda: None  # type: ignore[method-assign]
+    eventually(lambda: server.problems[-1] == "")

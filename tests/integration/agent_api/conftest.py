@@ -77,8 +77,9 @@ class Agent:
         body = {"protocol": 1, "agent_version": "test", "pools": pools, "running": running or []}
         return self.api.post(f"{AGENT}/hello", json=body, headers=self.auth)
 
-    def heartbeat(self, running: list[dict[str, int]] | None = None) -> httpx.Response:
-        return self.api.post(f"{AGENT}/heartbeat", json={"protocol": 1, "running": running or []}, headers=self.auth)
+    def heartbeat(self, running: list[dict[str, int]] | None = None, problem: str = "") -> httpx.Response:
+        body = {"protocol": 1, "running": running or [], "problem": problem}
+        return self.api.post(f"{AGENT}/heartbeat", json=body, headers=self.auth)
 
     def poll(self, wait: float = 0) -> httpx.Response:
         return self.api.get(f"{AGENT}/assignments", params={"wait": wait}, headers=self.auth)

@@ -135,3 +135,30 @@ def test_an_assignment_whose_delivery_was_lost_is_handed_out_again_under_the_sam
     clock.advance(2 * heartbeat_s)
     assert agent.heartbeat([]).status_code == 200  # a started attempt is never handed out again
     assert agent.poll().json()["assignments"] == []
+
+
+def test_a_center_whose_backend_is_down_takes_no_new_work_until_it_recovers(
+    api: TestClient, container: Container
+) -> None:
+    agent = register(api, "hpc")
+    assert agent.hello([pool()]).status_code == 200
+    running_id = submit(api)
+    container.loop.run_once()
+    assert agent.report(running_id, 1, "RUNNING").status_code == 200
+    running = [{"job_id": running_id, "attempt": 1}]
+
+    problem = "slurmctld does not answer: sinfo timed out after 10 s"
+    assert agent.heartbeat(running, problem=problem).json()["kill"] == []
+    shown = api.get(f"{API}/centers/hpc").json()
+    assert (shown["state"], shown["problem"]) == ("ONLINE", problem)
+    waiting = submit(api)
+    container.loop.run_once()
+    assert job(api, waiting)["status"] == "PENDING"
+    explained = " ".join(api.get(f"{API}/jobs/{waiting}/explain").json()["reasons"])
+    assert "UNHEALTHY" in explained
+    assert job(api, running_id)["status"] == "RUNNING"  # what runs there is kept, not lost
+
+    assert agent.heartbeat(running).status_code == 200  # healthy again
+    assert api.get(f"{API}/centers/hpc").json()["problem"] == ""
+    container.loop.run_once()
+    assert job(api, waiting)["status"] == "SCHEDULED"

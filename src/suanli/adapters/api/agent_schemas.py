@@ -36,6 +36,7 @@ class HelloIn(BaseModel):
     agent_version: str = Field(min_length=1, max_length=100)
     pools: tuple[Pool, ...] = Field(max_length=256)
     running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
+    problem: str = Field(default="", max_length=2000, description="what is wrong with the backend; empty if healthy")
 
 
 class HelloOut(BaseModel):
@@ -51,6 +52,7 @@ class HeartbeatIn(BaseModel):
 
     protocol: int
     running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
+    problem: str = Field(default="", max_length=2000, description="what is wrong with the backend; empty if healthy")
 
 
 class HeartbeatOut(BaseModel):

@@ -154,6 +154,7 @@ class CenterOut(BaseModel):
     region: str
     backend: Backend
     state: CenterState
+    problem: str = Field(default="", description="what the center's agent reports wrong with its backend")
     version: int
     pools: list[PoolOut]
     total_accelerators: int
@@ -185,6 +186,7 @@ class CenterOut(BaseModel):
             region=spec.region,
             backend=spec.backend,
             state=center.state,
+            problem=center.problem,
             version=center.version,
             pools=pools,
             total_accelerators=sum(p.total_accelerators for p in pools),

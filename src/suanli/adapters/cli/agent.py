@@ -14,6 +14,9 @@ from typing import Annotated
 import typer
 
 from suanli.adapters.cli.output import EXIT_BAD_INPUT, EXIT_SERVER, error
+from suanli.agent.executor import Executor
+from suanli.domain.centers import Pool
+from suanli.domain.errors import InvalidSpec
 
 log = logging.getLogger("suanli.agent")
 
@@ -21,6 +24,9 @@ log = logging.getLogger("suanli.agent")
 def _default_work_dir() -> Path:
     home = os.environ.get("SUANLI_HOME")
     return (Path(home) if home else Path.home() / ".suanli") / "agent"
+
+
+BACKENDS = ("local", "slurm", "kubernetes")
 
 
 def agent(
@@ -33,13 +39,20 @@ def agent(
             help="the center's token (`suanli center token NAME`); or set SUANLI_AGENT_TOKEN",
         ),
     ],
-    backend: Annotated[str, typer.Option("--backend", help="where attempts run; only 'local' for now")] = "local",
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="where attempts run: local (processes here), slurm (sbatch, on a login node), "
+            "kubernetes (batch/v1 Jobs)",
+        ),
+    ] = "local",
     accelerators: Annotated[
         str | None,
         typer.Option(
             "--accelerators",
-            help="declare MODEL:N accelerator slots (e.g. A100-80G:4), or MODEL:NODESxN node slots for gangs "
-            "(e.g. CPU:2x1), instead of detecting GPUs",
+            help="local: declare MODEL:N accelerator slots (e.g. A100-80G:4), or MODEL:NODESxN node slots for "
+            "gangs (e.g. CPU:2x1), instead of detecting GPUs",
         ),
     ] = None,
     work_dir: Annotated[
@@ -49,30 +62,107 @@ def agent(
     cancel_grace_s: Annotated[
         float, typer.Option("--cancel-grace", min=0, help="seconds between SIGTERM and SIGKILL on cancel")
     ] = 10.0,
+    gpu_model: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu-model", help="slurm, kubernetes: the catalog model of GPUs the cluster does not name, e.g. A100-80G"
+        ),
+    ] = None,
+    partition: Annotated[
+        list[str] | None,
+        typer.Option("--partition", help="slurm: a partition to offer (repeat it); default: all that sinfo shows"),
+    ] = None,
+    slurm_account: Annotated[str | None, typer.Option("--slurm-account", help="slurm: sbatch --account")] = None,
+    slurm_qos: Annotated[str | None, typer.Option("--slurm-qos", help="slurm: sbatch --qos")] = None,
+    slurm_python: Annotated[
+        str, typer.Option("--slurm-python", help="slurm: the Python 3.6+ that runs the launcher on compute nodes")
+    ] = "python3",
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubernetes: kubeconfig file [default: in-cluster or ~/.kube]")
+    ] = None,
+    kube_context: Annotated[str | None, typer.Option("--kube-context", help="kubernetes: kubeconfig context")] = None,
+    namespace: Annotated[str, typer.Option("--namespace", help="kubernetes: namespace of the Jobs")] = "suanli",
+    image: Annotated[str, typer.Option("--image", help="kubernetes: container image of the Jobs")] = "python:3.11-slim",
+    pool_label: Annotated[
+        str | None, typer.Option("--pool-label", help="kubernetes: node label that splits nodes into pools")
+    ] = None,
+    service_account: Annotated[
+        str | None, typer.Option("--service-account", help="kubernetes: service account of the Jobs' pods")
+    ] = None,
 ) -> None:
-    """Run a center's agent: connects OUT to the server, takes work, runs it here.
+    """Run a center's agent: connects OUT to the server, takes work, runs it on a backend.
 
-    It needs outbound HTTP(S) to the server only, and survives the server going away (retries, says hello again). On Ctrl-C or SIGTERM it stops, and stops the attempts it runs; the server reruns them elsewhere (docs/agent.md).
+    It needs outbound HTTP(S) to the server only, and survives the server going away (retries, says hello again). On Ctrl-C or SIGTERM it stops, and stops the attempts it runs; the server reruns them elsewhere (docs/agent.md). Each backend's options start with its name in --help.
 
     Example: suanli agent --server http://10.0.0.5:8642 --token sl_... --accelerators A100-80G:2
+
+    Slurm, on a login node (docs/connect-slurm.md): suanli agent --server URL --backend slurm --partition gpu --gpu-model A100-80G --work-dir /shared/suanli
+
+    Kubernetes (docs/connect-kubernetes.md): suanli agent --server URL --backend kubernetes --namespace suanli --image pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime
     """  # noqa: E501
     from suanli.agent.client import AgentClient, HelloAnswer
-    from suanli.agent.local import LocalExecutor
     from suanli.agent.runner import Agent, AgentFatal
 
-    if backend != "local":
-        raise error(f"unknown backend {backend!r}; this release has: local", code=EXIT_BAD_INPUT)
+    if backend not in BACKENDS:
+        raise error(f"unknown backend {backend!r}; this release has: {', '.join(BACKENDS)}", code=EXIT_BAD_INPUT)
+    given = {
+        "--accelerators": (accelerators, "local"),
+        "--partition": (partition, "slurm"),
+        "--slurm-account": (slurm_account, "slurm"),
+        "--slurm-qos": (slurm_qos, "slurm"),
+        "--kubeconfig": (kubeconfig, "kubernetes"),
+        "--kube-context": (kube_context, "kubernetes"),
+        "--pool-label": (pool_label, "kubernetes"),
+        "--service-account": (service_account, "kubernetes"),
+    }
+    for option, (value, owner) in given.items():
+        if value and owner != backend:
+            raise error(f"{option} is for --backend {owner}, not {backend}", code=EXIT_BAD_INPUT)
+    if gpu_model and backend == "local":
+        raise error("--gpu-model is for --backend slurm or kubernetes; use --accelerators here", code=EXIT_BAD_INPUT)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s suanli-agent %(levelname)s %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat
     root = (work_dir or _default_work_dir()).expanduser()
-    executor = LocalExecutor(root, declared=accelerators, stop_grace_s=cancel_grace_s)
+    executor: Executor
+    if backend == "slurm":
+        from suanli.agent.slurm import SlurmExecutor
+
+        executor = SlurmExecutor(
+            root, partitions=partition, gpu_model=gpu_model, account=slurm_account, qos=slurm_qos, python=slurm_python
+        )
+        kind = "from sinfo"
+    elif backend == "kubernetes":
+        from suanli.agent.kubernetes import KubernetesExecutor
+
+        try:
+            executor = KubernetesExecutor(
+                kubeconfig=str(kubeconfig) if kubeconfig else None,
+                context=kube_context,
+                namespace=namespace,
+                image=image,
+                pool_label=pool_label,
+                gpu_model=gpu_model,
+                service_account=service_account,
+                stop_grace_s=cancel_grace_s,
+            )
+        except Exception as bad:  # the client's own config errors: a missing or broken kubeconfig
+            raise error(f"cannot load the Kubernetes client configuration: {bad}", code=EXIT_BAD_INPUT) from None
+        kind = "from the cluster's nodes"
+    else:
+        from suanli.agent.local import LocalExecutor
+
+        local = LocalExecutor(root, declared=accelerators, stop_grace_s=cancel_grace_s)
+        executor, kind = local, "declared" if local.declared else f"detected ({local.source.value})"
+    pools = _first_pools(executor, backend)
     client = AgentClient(server, token)
-    kind = "declared" if executor.declared else f"detected ({executor.source.value})"
-    capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in executor.pools())
+    capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in pools)
 
     def connected(answer: HelloAnswer) -> None:
+        use_center = getattr(executor, "use_center", None)  # backends that label their jobs with it
+        if use_center is not None:
+            use_center(answer.center)
         typer.echo(f"Suanli agent serving center {answer.center} at {client.server}; capacity {capacity} ({kind})")
 
     runner = Agent(client, executor, cancel_grace_s=cancel_grace_s, on_first_hello=connected)
@@ -108,3 +198,20 @@ def agent(
             raise error(str(exc), code=EXIT_SERVER)
         raise exc
     typer.echo("Suanli agent stopped")
+
+
+def _first_pools(executor: Executor, backend: str) -> list[Pool]:
+    """The backend's capacity, read once before connecting, so that a wrong option or an
+    unreachable cluster is a clear error now rather than a silent agent."""
+    try:
+        pools = executor.pools()
+    except (InvalidSpec, ValueError) as bad:
+        executor.close()
+        raise error(str(bad), code=EXIT_BAD_INPUT) from None
+    except Exception as down:  # each backend's "cannot reach the cluster"
+        executor.close()
+        raise error(f"cannot read the {backend} cluster's capacity: {down}", code=EXIT_SERVER) from None
+    if not pools:
+        executor.close()
+        raise error(f"the {backend} backend offers no pool (check its options)", code=EXIT_BAD_INPUT)
+    return pools

@@ -42,6 +42,7 @@ def show(center: CenterOut) -> None:
                 ("region", escape(center.region)),
                 ("backend", center.backend),
                 ("state", styled(center.state)),
+                *([("problem", "[red]" + escape(center.problem) + "[/red]")] if center.problem else []),
                 ("accelerators", f"{center.free_accelerators} free of {center.total_accelerators}"),
             ]
         )

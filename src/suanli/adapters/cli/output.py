@@ -168,7 +168,7 @@ def centers_table(centers: Sequence[CenterOut]) -> Table:
             escape(c.region),
             escape(c.owner),
             c.backend,
-            styled(c.state),
+            styled(c.state) + (" [red](backend unhealthy)[/red]" if c.problem else ""),
             str(len(c.pools)),
             f"{c.free_accelerators}/{c.total_accelerators}",
         )

@@ -68,7 +68,7 @@ def center_from_row(row: Row[Any]) -> Center:
         backend=Backend(row.backend),
         pools=tuple(Pool.model_validate(p) for p in row.pools),
     )
-    return Center(spec=spec, state=CenterState(row.state), version=row.version)
+    return Center(spec=spec, state=CenterState(row.state), version=row.version, problem=row.problem)
 
 
 CENTER_COLUMNS = list(centers.c)

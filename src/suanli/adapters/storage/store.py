@@ -95,8 +95,11 @@ class SqlStore:
         now: datetime,
         pools: Sequence[Pool] | None = None,
         state: CenterState | None = None,
+        problem: str | None = None,
     ) -> Center:
         values: dict[str, Any] = {"version": centers.c.version + 1, "updated_at": rows.utc(now)}
+        if problem is not None:
+            values["problem"] = problem
         if pools is not None:
             values["pools"] = rows.pools_value(list(pools))
         if state is not None:

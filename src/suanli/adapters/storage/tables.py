@@ -76,6 +76,8 @@ centers = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # When the center's agent was last heard from; NULL for a center that has no agent.
     Column("last_seen", UtcDateTime()),
+    # What the center's agent says is wrong with its backend (Slurm down, say); "" while healthy.
+    Column("problem", Text, nullable=False, server_default=""),
 )
 
 jobs = Table(

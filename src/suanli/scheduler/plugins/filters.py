@@ -21,7 +21,7 @@ def _when(epoch: float) -> str:
 
 @register_filter
 class CenterStateFilter(FilterPlugin):
-    """No new work goes to a DRAINING or OFFLINE center."""
+    """No new work goes to a DRAINING, OFFLINE or UNHEALTHY (backend down) center."""
 
     name = "center-state"
 

@@ -96,7 +96,7 @@ def agent_router(container: Container) -> APIRouter:
     @router.post("/hello", response_model=HelloOut, responses=problem_docs(400, 401, 422), summary="Agent connects")
     def hello(center: Center, body: HelloIn) -> Response:
         check_protocol(body.protocol)
-        kill = agents.hello(center, body.pools, _keys(body.running))
+        kill = agents.hello(center, body.pools, _keys(body.running), body.problem)
         out = HelloOut(
             center=center,
             heartbeat_s=settings.agent_heartbeat_s,
@@ -108,7 +108,7 @@ def agent_router(container: Container) -> APIRouter:
     @router.post("/heartbeat", response_model=HeartbeatOut, responses=problem_docs(400, 401, 422), summary="Alive")
     def heartbeat(center: Center, body: HeartbeatIn) -> Response:
         check_protocol(body.protocol)
-        return json_response(HeartbeatOut(kill=_out(agents.heartbeat(center, _keys(body.running)))))
+        return json_response(HeartbeatOut(kill=_out(agents.heartbeat(center, _keys(body.running), body.problem))))
 
     @router.get(
         "/assignments",

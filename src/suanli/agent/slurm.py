@@ -1,0 +1,459 @@
+"""The Slurm executor: attempts become Slurm batch jobs, submitted with ``sbatch`` from the
+login node the agent runs on. See docs/connect-slurm.md.
+
+- Pools come from ``sinfo``: one per partition and GPU GRES type.
+- ``start`` writes the attempt's command and environment as JSON into its folder (on the
+  filesystem the cluster shares) and submits a fixed batch script that execs a fixed launcher
+  (slurm_launch.py): no user string reaches a shell or an ``--export`` list.
+- ``poll`` asks Slurm once (one ``squeue`` for every attempt, at most every ``poll_interval_s``);
+  attempts that have left squeue are settled from the launcher's result file, else one ``sacct``.
+- When Slurm does not answer, nothing changes: attempts keep their last state, ``healthy()``
+  says what is wrong, and the next answer settles everything once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pwd
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, ExecutorRefused
+from suanli.agent.slurm_cli import (
+    NEVER_RUNS,
+    SINFO_FORMAT,
+    SQUEUE_FIELDS,
+    QueuedJob,
+    Runner,
+    SlurmUnavailable,
+    call,
+    describe_exit,
+    error_text,
+    exit_code_of,
+    is_transient,
+    map_state,
+    parse_sinfo,
+    parse_squeue,
+    subprocess_runner,
+)
+from suanli.agent.slurm_launch import BATCH_FILE, OUTPUT_FILE, read_result, write_attempt_files
+from suanli.agent.slurm_pools import Target, pools_from_sinfo
+from suanli.domain.accelerators import CPU, AcceleratorCatalog
+from suanli.domain.centers import Pool
+
+__all__ = ["SlurmExecutor", "SlurmUnavailable"]
+
+
+@dataclass
+class _Attempt:
+    spec: AttemptSpec
+    folder: Path
+    submitted_at: float
+    slurm_id: str | None = None  # None after an sbatch that timed out: found by its comment
+    state: AttemptState = AttemptState.STARTING
+    exit_code: int | None = None
+    message: str = ""
+    cancelled: bool = False  # cancel() was asked
+    cancel_sent: bool = False  # scancel reached Slurm
+    kill_at: float | None = None
+    killed: bool = False
+
+    def status(self) -> AttemptStatus:
+        return AttemptStatus(self.spec.key, self.state, self.exit_code, self.message)
+
+    def end(self, state: AttemptState, exit_code: int | None, message: str) -> None:
+        self.state, self.exit_code, self.message = state, exit_code, message
+
+
+class SlurmExecutor:
+    """Runs attempts as Slurm jobs through the CLI tools. Methods are meant for one agent thread;
+    every Slurm call has a timeout, so none blocks longer than ``command_timeout_s``."""
+
+    name = "slurm"
+
+    def __init__(
+        self,
+        work_root: Path,
+        *,
+        partitions: list[str] | None = None,
+        account: str | None = None,
+        qos: str | None = None,
+        gpu_model: str | None = None,
+        catalog: AcceleratorCatalog | None = None,
+        price_per_accelerator_hour: float = 0.0,
+        python: str = "python3",
+        srun: str = "srun",
+        slurm_conf: str | None = None,
+        user: str | None = None,
+        poll_interval_s: float = 1.0,
+        command_timeout_s: float = 10.0,
+        retry_s: float = 5.0,
+        submit_timeout_s: float = 30.0,
+        adopt_within_s: float = 120.0,
+        runner: Runner | None = None,
+    ) -> None:
+        self.work_root = Path(work_root).expanduser().resolve()
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        self.partitions = list(partitions) if partitions else None
+        self.account, self.qos = account, qos
+        self.catalog = AcceleratorCatalog(list(catalog if catalog is not None else AcceleratorCatalog()))
+        self.gpu_model = self.catalog.canonical(gpu_model) if gpu_model else None
+        self.price = price_per_accelerator_hour
+        self.python, self.srun = python, srun
+        self.user = user or pwd.getpwuid(os.getuid()).pw_name
+        self.poll_interval_s = poll_interval_s
+        self.command_timeout_s = command_timeout_s
+        self.retry_s = retry_s
+        self.submit_timeout_s = submit_timeout_s
+        self.adopt_within_s = adopt_within_s
+        self.runner: Runner = runner or subprocess_runner(_tool_env(os.environ, slurm_conf))
+        self._attempts: dict[AttemptKey, _Attempt] = {}
+        self._pools: dict[str, Pool] = {}
+        self._targets: dict[str, Target] = {}
+        self._problem: str | None = None
+        self._last_query = -math.inf
+        self._sacct_works = True
+
+    # -- health, capacity -------------------------------------------------------------------
+
+    def healthy(self) -> str | None:
+        """None while Slurm answers; otherwise what went wrong the last time it was asked."""
+        return self._problem
+
+    def pools(self) -> list[Pool]:
+        """One pool per partition and GPU type (sinfo). When Slurm does not answer, the pools it
+        last reported; SlurmUnavailable if it never answered."""
+        argv = ["sinfo", "-h", "-o", SINFO_FORMAT]
+        if self.partitions:
+            argv.append(f"--partition={','.join(self.partitions)}")
+        try:
+            result = call(self.runner, argv, self.command_timeout_s)
+            if result.returncode != 0:
+                raise SlurmUnavailable(error_text(result))
+        except SlurmUnavailable as error:
+            self._problem = f"sinfo failed: {error}"
+            if self._pools:
+                return list(self._pools.values())
+            raise
+        self._pools, self._targets = pools_from_sinfo(
+            parse_sinfo(result.stdout), self.catalog, self.gpu_model, self.price, self.partitions
+        )
+        return list(self._pools.values())
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self, spec: AttemptSpec) -> None:
+        """Submits ``spec`` with sbatch. A key already known is not submitted again. A refusal
+        that says "not now" raises ExecutorRefused; a permanent one makes a FAILED attempt."""
+        if spec.key in self._attempts:
+            return
+        if spec.nodes < 1 or spec.accelerators_per_node < 0:
+            raise ExecutorRefused(f"{spec.key}: nodes must be >= 1 and accelerators per node >= 0")
+        folder = self.work_root / f"{spec.key.job_id}-{spec.key.attempt}"
+        attempt = _Attempt(spec, folder, time.monotonic())
+        write_attempt_files(folder, spec, spec.workdir or str(folder), self.srun)
+        if not (spec.command if isinstance(spec.command, tuple) else spec.command.strip()) or (
+            isinstance(spec.command, tuple) and not spec.command[0]
+        ):
+            self._attempts[spec.key] = attempt
+            self._fail_before_slurm(attempt, "could not start: the command is empty")
+            return
+        argv = self._sbatch_argv(spec, folder)
+        try:
+            result = self.runner(argv, self.submit_timeout_s)
+        except subprocess.TimeoutExpired:
+            # It may have been queued: the next polls look for it by its comment.
+            self._problem = f"sbatch did not answer within {self.submit_timeout_s:g} s"
+            self._attempts[spec.key] = attempt
+            return
+        except OSError as error:
+            raise ExecutorRefused(f"cannot run sbatch: {error}") from error
+        if result.returncode != 0:
+            message = error_text(result)
+            if is_transient(message):
+                self._problem = f"sbatch failed: {message}"
+                raise ExecutorRefused(f"Slurm is not taking jobs now: {message}")
+            self._attempts[spec.key] = attempt
+            self._fail_before_slurm(attempt, f"Slurm refused the job: {message}")
+            return
+        attempt.slurm_id = result.stdout.strip().split(";")[0]
+        self._attempts[spec.key] = attempt
+
+    def _sbatch_argv(self, spec: AttemptSpec, folder: Path) -> list[str]:
+        target = self._target_for(spec)
+        argv = [
+            "sbatch",
+            "--parsable",
+            f"--job-name={_job_name(spec)}",
+            f"--comment={_comment(spec.key)}",
+            f"--output={str(folder / OUTPUT_FILE).replace('%', '%%')}",
+            f"--chdir={folder}",
+            "--no-requeue",  # Suanli retries elsewhere; a requeue would run the attempt twice
+            f"--nodes={spec.nodes}",
+            "--ntasks-per-node=1",
+        ]
+        if target.partition:
+            argv.append(f"--partition={target.partition}")
+        if self.account:
+            argv.append(f"--account={self.account}")
+        if self.qos:
+            argv.append(f"--qos={self.qos}")
+        if spec.accelerators_per_node > 0:
+            if target.cpu:
+                argv.append(f"--cpus-per-task={spec.accelerators_per_node}")
+            else:
+                kind = f"{target.gres_type}:" if target.gres_type else ""
+                argv.append(f"--gres=gpu:{kind}{spec.accelerators_per_node}")
+        if spec.time_limit_s is not None:
+            argv.append(f"--time={_duration(spec.time_limit_s)}")
+        argv += [str(folder / BATCH_FILE), str(folder), self.python]
+        return argv
+
+    def _target_for(self, spec: AttemptSpec) -> Target:
+        if not self._targets:
+            with contextlib.suppress(SlurmUnavailable, ValueError):  # then Slurm's defaults
+                self.pools()
+        if spec.pool:
+            # An unknown pool is passed on as a partition: Slurm's refusal is the message.
+            return self._targets.get(spec.pool, Target(spec.pool, None, spec.accelerator == CPU))
+        for name, pool in self._pools.items():
+            if _same(self.catalog, pool.accelerator, spec.accelerator):
+                return self._targets[name]
+        return Target(None, None, spec.accelerator == CPU)
+
+    def _fail_before_slurm(self, attempt: _Attempt, message: str) -> None:
+        with (attempt.folder / OUTPUT_FILE).open("ab") as log:
+            log.write(f"suanli: {message}\n".encode())
+        attempt.end(AttemptState.FAILED, None, message)
+
+    # -- poll -------------------------------------------------------------------------------
+
+    def poll(self) -> list[AttemptStatus]:
+        """Every attempt known until ``forget``. Asks Slurm (one squeue) only when an attempt is
+        live and ``poll_interval_s`` has passed since the last answer."""
+        live = [a for a in self._attempts.values() if not a.state.is_final]
+        now = time.monotonic()
+        # While Slurm is away each try may take command_timeout_s: try less often.
+        interval = self.poll_interval_s if self._problem is None else max(self.poll_interval_s, self.retry_s)
+        if (live or self._problem is not None) and now - self._last_query >= interval:
+            self._last_query = now
+            self._refresh(live, now)
+        return [attempt.status() for attempt in self._attempts.values()]
+
+    def _refresh(self, live: list[_Attempt], now: float) -> None:
+        argv = ["squeue", "-h", "--states=all", f"--user={self.user}", "-O", SQUEUE_FIELDS]
+        try:
+            result = call(self.runner, argv, self.command_timeout_s)
+            if result.returncode != 0:
+                raise SlurmUnavailable(error_text(result))
+        except SlurmUnavailable as error:
+            self._problem = f"squeue failed: {error}"  # states stay as they were: nothing is lost
+            return
+        self._problem = None
+        jobs = parse_squeue(result.stdout)
+        by_comment = {job.comment: job for job in jobs.values()}
+        missing = []
+        for attempt in live:
+            if attempt.slurm_id is None and not self._adopt(attempt, by_comment, now):
+                continue
+            job = jobs.get(attempt.slurm_id or "")
+            if job is None:
+                missing.append(attempt)
+            else:
+                self._apply(attempt, job, now)
+        if missing:
+            self._settle_missing(missing)
+
+    def _adopt(self, attempt: _Attempt, by_comment: dict[str, QueuedJob], now: float) -> bool:
+        job = by_comment.get(_comment(attempt.spec.key))
+        if job is not None:
+            attempt.slurm_id = job.job_id
+            return True
+        if now - attempt.submitted_at > self.adopt_within_s:
+            self._fail_before_slurm(attempt, "sbatch did not answer and the job never appeared in squeue")
+        return False
+
+    def _apply(self, attempt: _Attempt, job: QueuedJob, now: float) -> None:
+        if attempt.cancelled and not attempt.cancel_sent:
+            self._send_cancel(attempt)
+        state, message = map_state(job.state)
+        if state is AttemptState.STARTING and job.reason in NEVER_RUNS and not attempt.cancelled:
+            self._scancel(["scancel", job.job_id])
+            message = f"Slurm cannot run it: the job would pend forever (reason {job.reason})"
+            self._fail_before_slurm(attempt, message)
+            return
+        late = attempt.kill_at is not None and now >= attempt.kill_at
+        if state is AttemptState.RUNNING and late and not attempt.killed:
+            attempt.killed = self._scancel(["scancel", "--signal=KILL", "--full", job.job_id])
+        if not state.is_final:
+            attempt.state = state
+            return
+        code = read_result(attempt.folder)
+        self._finish(attempt, state, code if code is not None else exit_code_of(job.raw_exit), message)
+
+    def _finish(self, attempt: _Attempt, state: AttemptState, code: int | None, message: str) -> None:
+        limit = attempt.spec.time_limit_s
+        if attempt.cancelled and state is not AttemptState.SUCCEEDED:
+            attempt.end(AttemptState.CANCELLED, code, "cancelled")
+        elif state is AttemptState.SUCCEEDED:
+            attempt.end(state, 0 if code is None else code, "")
+        elif state is AttemptState.FAILED and "TIMEOUT" in message and limit is not None:
+            attempt.end(state, code, f"time limit of {limit:g}s exceeded (Slurm TIMEOUT)")
+        elif state is AttemptState.FAILED and not message:
+            attempt.end(state, code, describe_exit(code) if code is not None else "failed in Slurm")
+        else:
+            attempt.end(state, code, message)
+
+    def _settle_missing(self, missing: list[_Attempt]) -> None:
+        """Attempts Slurm no longer lists (older than MinJobAge): the launcher's result file, else
+        one sacct call for all of them, else a failure that says so."""
+        unknown = []
+        for attempt in missing:
+            code = read_result(attempt.folder)
+            if code is None:
+                unknown.append(attempt)
+            else:
+                self._finish(attempt, AttemptState.SUCCEEDED if code == 0 else AttemptState.FAILED, code, "")
+        accounted = self._sacct([a.slurm_id or "" for a in unknown]) if unknown else {}
+        for attempt in unknown:
+            found = accounted.get(attempt.slurm_id or "")
+            if found is not None:
+                state, message = map_state(found[0])
+                if state.is_final:
+                    self._finish(attempt, state, found[1], message)
+                    continue
+            message = f"Slurm job {attempt.slurm_id} left the queue and no exit status was recorded"
+            self._finish(attempt, AttemptState.FAILED, None, message)
+
+    def _sacct(self, ids: list[str]) -> dict[str, tuple[str, int | None]]:
+        if not self._sacct_works:
+            return {}
+        argv = ["sacct", "-X", "-n", "-P", f"--jobs={','.join(ids)}", "-o", "JobIDRaw,State,ExitCode"]
+        try:
+            result = call(self.runner, argv, self.command_timeout_s)
+        except SlurmUnavailable:
+            return {}
+        if result.returncode != 0:
+            self._sacct_works = False  # no accounting here: do not ask again
+            return {}
+        found: dict[str, tuple[str, int | None]] = {}
+        for line in result.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[1]:
+                code, _, signal_number = parts[2].partition(":")
+                exit_code = -int(signal_number) if signal_number.isdigit() and int(signal_number) else None
+                if exit_code is None and code.isdigit():
+                    exit_code = int(code)
+                found[parts[0]] = (parts[1].split()[0], exit_code)
+        return found
+
+    # -- cancel, logs, bookkeeping ----------------------------------------------------------
+
+    def cancel(self, key: AttemptKey, grace_s: float = 10.0) -> None:
+        """scancel now (Slurm sends SIGTERM, then SIGKILL after its KillWait); SIGKILL from us
+        after ``grace_s`` if the job still runs. When Slurm is away, retried on later polls."""
+        attempt = self._attempts.get(key)
+        if attempt is None or attempt.state.is_final or attempt.cancelled:
+            return
+        attempt.cancelled = True
+        attempt.kill_at = time.monotonic() + grace_s
+        if attempt.slurm_id is not None:
+            self._send_cancel(attempt)
+
+    def _send_cancel(self, attempt: _Attempt) -> None:
+        attempt.cancel_sent = self._scancel(["scancel", attempt.slurm_id or ""])
+
+    def _scancel(self, argv: list[str]) -> bool:
+        try:
+            result = call(self.runner, argv, self.command_timeout_s)
+        except SlurmUnavailable as error:
+            self._problem = f"scancel failed: {error}"
+            return False
+        text = error_text(result)
+        if result.returncode == 0 or "already completing or completed" in text or "Invalid job id" in text:
+            return True
+        self._problem = f"scancel failed: {text}"
+        return False
+
+    def log_path(self, key: AttemptKey) -> Path:
+        return self.work_root / f"{key.job_id}-{key.attempt}" / OUTPUT_FILE
+
+    def read_logs(self, key: AttemptKey, offset: int, limit: int = 65536) -> bytes:
+        """The job's output file (stdout and stderr; a gang's lines prefixed ``N: `` by srun)."""
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+        try:
+            with self.log_path(key).open("rb") as log:
+                log.seek(offset)
+                return log.read(max(limit, 0))
+        except FileNotFoundError:
+            return b""
+
+    def forget(self, key: AttemptKey) -> None:
+        attempt = self._attempts.get(key)
+        if attempt is not None and not attempt.state.is_final:
+            raise ValueError(f"{key} is still running; cancel it and wait for a final state first")
+        self._attempts.pop(key, None)
+
+    def slurm_job_id(self, key: AttemptKey) -> str | None:
+        attempt = self._attempts.get(key)
+        return attempt.slurm_id if attempt else None
+
+    def close(self) -> None:
+        """Cancels every live attempt in one scancel (best effort) and marks them CANCELLED."""
+        live = [a for a in self._attempts.values() if not a.state.is_final]
+        ids = [a.slurm_id for a in live if a.slurm_id]
+        if ids:
+            self._scancel(["scancel", *ids])
+        for attempt in live:
+            attempt.end(AttemptState.CANCELLED, None, "the executor was closed")
+
+    def __enter__(self) -> SlurmExecutor:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+def _tool_env(environ: Mapping[str, str], slurm_conf: str | None) -> dict[str, str]:
+    """The environment of sbatch and the other tools, which the job inherits (--export=ALL):
+    the agent's, without its secrets (SUANLI_*), inherited device masks, or a surrounding job's
+    SLURM_* variables."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith("SUANLI_")
+        and not name.endswith("_VISIBLE_DEVICES")
+        and (not name.startswith("SLURM_") or name == "SLURM_CONF")
+    }
+    if slurm_conf:
+        env["SLURM_CONF"] = slurm_conf
+    return env
+
+
+def _comment(key: AttemptKey) -> str:
+    return f"suanli:{key}"
+
+
+def _job_name(spec: AttemptSpec) -> str:
+    """The name as given, minus control characters (a newline would split squeue's lines)."""
+    name = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in spec.name).strip()
+    return name[:200] or str(spec.key)
+
+
+def _duration(seconds: float) -> str:
+    total = max(math.ceil(seconds), 60)  # Slurm counts time limits in minutes
+    days, rest = divmod(total, 86400)
+    return f"{days}-{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
+def _same(catalog: AcceleratorCatalog, a: str, b: str) -> bool:
+    if a in catalog and b in catalog:
+        return catalog.canonical(a) == catalog.canonical(b)
+    return a.lower() == b.lower()
