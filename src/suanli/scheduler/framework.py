@@ -8,6 +8,7 @@ Results are values: a filter returns None (pass) or a sentence a person can read
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -74,10 +75,20 @@ class ScorePlugin:
 
 
 class QueueOrderPlugin:
+    """Orders the queue by ``key``: a smaller key goes first."""
+
     name: ClassVar[str]
 
-    def order(self, queue: Sequence[SchedulingRequest]) -> list[SchedulingRequest]:
+    def key(self, request: SchedulingRequest) -> tuple[float, ...]:
         raise NotImplementedError
+
+    def order(self, queue: Sequence[SchedulingRequest]) -> list[SchedulingRequest]:
+        return sorted(queue, key=self.key)
+
+    def key_changes_after(self, request: SchedulingRequest) -> float:
+        """Seconds of running after which this job's key changes (it moves back in the queue, so
+        a time-sharing scheduler should look again); infinite for keys that never change."""
+        return math.inf
 
 
 # Values made on the hot path are plain slotted dataclasses: a frozen dataclass's __init__ costs

@@ -59,6 +59,13 @@ class Profile(BaseModel):
     # Price leads; packing breaks near-ties (a pool 100% fuller is worth a 25% higher price).
     scores: dict[str, float] = Field(default_factory=lambda: {"price": 1.0, "packing": 0.25})
     backfill: bool = True
+    # Time sharing (simulator only, for now): every round_s the whole active set is scheduled
+    # afresh in queue order, and running jobs that lose their place are preempted.
+    preemptive: bool = False
+    round_s: float = Field(default=360.0, gt=0)
+    # Where a simulation takes the run times a service-aware order reads: "oracle" (the trace's
+    # true durations), "history" (the mean of the group's finished jobs), or "none".
+    estimates: str = Field(default="none", pattern="^(none|oracle|history)$")
 
     @field_validator("scores")
     @classmethod
@@ -95,4 +102,8 @@ PROFILES: dict[str, Profile] = {
     "spread": Profile(name="spread", scores={"price": 1.0, "load-balance": 1.0}),
     "green": Profile(name="green", scores={"carbon": 2.0, "price": 1.0, "packing": 0.5}),
     "fifo": Profile(name="fifo", queue_order="fifo", backfill=False),
+    "sjf": Profile(name="sjf", queue_order="shortest-first", backfill=False, estimates="oracle"),
+    "srtf": Profile(name="srtf", queue_order="shortest-first", backfill=False, preemptive=True, estimates="oracle"),
+    "qssf": Profile(name="qssf", queue_order="shortest-first", backfill=False, estimates="history"),
+    "las": Profile(name="las", queue_order="las", backfill=False, preemptive=True),
 }

@@ -73,6 +73,15 @@ class SchedulingRequest:
     priority: int
     shape: Shape
     tenant_id: str = "default"
+    # What service-aware queue orders read (las, shortest-first): accelerator-seconds the job has
+    # received so far, and the seconds it is expected still to need (None: unknown).
+    attained_s: float = 0.0
+    expected_s: float | None = None
+
+    @property
+    def accelerators(self) -> int:
+        """Accelerators it holds when it runs (its first alternative's count on every node)."""
+        return self.shape.alternatives[0][1] * self.shape.nodes if self.shape.alternatives else 0
 
     @classmethod
     def from_spec(cls, job_id: int, spec: JobSpec, tenant_id: str = "default") -> SchedulingRequest:

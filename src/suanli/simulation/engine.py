@@ -18,11 +18,12 @@ import heapq
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from suanli.domain.accelerators import CPU, AcceleratorCatalog
 from suanli.domain.centers import Center
 from suanli.scheduler.cycle import Scheduler
+from suanli.scheduler.framework import Choice, Decision
 from suanli.scheduler.registry import Profile
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.snapshot import Snapshot
@@ -48,6 +49,11 @@ class JobRecord:
     price_per_hour: float = 0.0
     carbon_intensity: float = 0.0
     why_not: str = ""  # for a job that never ran: the scheduler's reasons
+    preemptions: int = 0
+    held_s: float = 0.0  # seconds it held accelerators, over all its runs
+    accelerator_s: float = 0.0  # accelerator-seconds held
+    cost: float = 0.0  # what its placements cost, at the scheduler's prices
+    ideal_s: float = 0.0  # its run time alone on the fleet's fastest model
 
     @property
     def queued_s(self) -> float | None:
@@ -91,6 +97,9 @@ class RequestPolicy:
 
     oracle_time_limits: bool = False
     cpus_per_accelerator: int = 1
+    # What a preemption costs: a preempted job resumes only after this many seconds on its new
+    # accelerators (writing and reading its checkpoint).
+    restore_s: float = 30.0
 
 
 class Simulation:
@@ -160,100 +169,258 @@ class Simulation:
 
     def run(self, progress: Progress | None = None) -> SimulationResult:
         started = time.perf_counter()
-        jobs = self.workload.jobs
-        records = [JobRecord(job, job.submit_s) for job in jobs]
-        snapshot = Snapshot.build(self._centers, [], {model.name: model.throughput for model in self.catalog})
-        pools = snapshot.pools
-        capacity = sum(p.total for p in pools if p.accelerator != CPU)
-        epoch = self.workload.epoch_s or 0.0
-        waiting: dict[int, SchedulingRequest] = {}
-        ends: list[tuple[float, int]] = []  # heap of (end time, job index)
-        busy = 0
-        timeline: list[tuple[float, int]] = [(0.0, 0)]
-        next_arrival = 0
-        now = 0.0
-        finished = 0
-        cycles = 0
-        decision_s = 0.0
-        cycle_times: list[float] = []
-        while next_arrival < len(jobs) or ends or waiting:
-            upcoming = min(
-                jobs[next_arrival].submit_s if next_arrival < len(jobs) else math.inf,
-                ends[0][0] if ends else math.inf,
-            )
-            if math.isinf(upcoming):
-                break  # jobs wait that nothing running or arriving will ever make room for
-            now = self._tick(upcoming)
-            done = []
-            while ends and ends[0][0] <= now:
-                end, index = heapq.heappop(ends)
-                record = records[index]
-                record.end_s = end
-                busy -= record.accelerators if is_gpu(record.accelerator) else 0
-                done.append(index)
-            if done:
-                snapshot.undo(done)
-                finished += len(done)
-                if progress is not None:
-                    progress(finished, len(jobs))
-            while next_arrival < len(jobs) and jobs[next_arrival].submit_s <= now:
-                waiting[next_arrival] = self.request_for(next_arrival, jobs[next_arrival])
-                next_arrival += 1
-            if not waiting:
-                timeline.append((now, busy))
-                continue
-            tick = time.perf_counter()
-            result = self.scheduler.run_cycle(snapshot, waiting.values(), now + epoch, explain_waiting=False)
-            spent = time.perf_counter() - tick
-            decision_s += spent
-            cycle_times.append(spent)
-            cycles += 1
-            for decision in result.decisions:
-                choice = decision.choice
-                if choice is None:
-                    continue
-                index = decision.job_id
-                del waiting[index]
-                record = records[index]
-                record.start_s = now
-                record.center, record.pool, record.accelerator = choice.center, choice.pool, choice.accelerator
-                record.nodes = choice.node_indices
-                record.accelerators = choice.slots * len(choice.node_indices)
-                pool = pools[choice.pool_index]
-                record.price_per_hour = choice.price_per_hour
-                record.carbon_intensity = pool.carbon_intensity
-                run_s = self._run_time(record.job, choice.accelerator)
-                heapq.heappush(ends, (now + run_s, index))
-                if is_gpu(choice.accelerator):
-                    busy += record.accelerators
-            timeline.append((now, busy))
-        if waiting:  # nothing runs and nothing comes: ask the scheduler once why these never start
-            explained = self.scheduler.run_cycle(snapshot, waiting.values(), now + epoch)
-            for decision in explained.decisions:
-                records[decision.job_id].why_not = "; ".join(decision.explain())
+        run = _Run(self, progress)
+        run.loop()
         return SimulationResult(
             workload=self.workload.name,
             fleet=self.fleet.name,
             profile=self.profile_name,
-            records=records,
-            busy=_compress(timeline),
-            capacity=capacity,
-            cycles=cycles,
-            decision_s=decision_s,
+            records=run.records,
+            busy=_compress(run.timeline),
+            capacity=run.capacity,
+            cycles=run.cycles,
+            decision_s=run.decision_s,
             wall_s=time.perf_counter() - started,
-            cycle_times=cycle_times,
+            cycle_times=run.cycle_times,
         )
+
+    def fresh_snapshot(self) -> Snapshot:
+        return Snapshot.build(self._centers, [], {model.name: model.throughput for model in self.catalog})
 
     def _tick(self, moment: float) -> float:
         """The moment the scheduler sees an event at ``moment``: at once, or the next tick of its timer."""
         step = self.cycle_interval_s
         return moment if step <= 0 else math.ceil(moment / step) * step
 
-    def _run_time(self, job: TraceJob, accelerator: str) -> float:
+    def run_time(self, job: TraceJob, accelerator: str) -> float:
         seconds = job.run_time_on(accelerator, self.workload.reference_accelerator, self.catalog)
         # A model the trace measured at zero speed never finishes; the scheduler had no way to
         # know, so the job holds its nodes for its nominal duration and is counted as run.
         return job.duration_s if math.isinf(seconds) else max(0.0, seconds)
+
+    def ideal_time(self, job: TraceJob) -> float:
+        """Its run time alone on the fastest accelerator model of the fleet."""
+        if job.gpus == 0 or not self._gpu_models:
+            return job.duration_s
+        return min(self.run_time(job, model) for model in self._gpu_models)
+
+
+@dataclass(slots=True)
+class _Running:
+    placed_at: float  # when it got its accelerators
+    progress_from: float  # when its work resumes (after a restore following a preemption)
+    full_s: float  # its whole run time on these accelerators
+    pool: int
+    nodes: tuple[int, ...]
+
+
+class _Run:
+    """One run's state: the clock, the queue, what runs where, and how much work each job has left
+    (as a fraction, so a job moved to another model after a preemption runs at that model's speed)."""
+
+    def __init__(self, sim: Simulation, progress: Progress | None) -> None:
+        self.sim = sim
+        self.progress = progress
+        self.profile = sim.scheduler.profile
+        self.order = sim.scheduler.queue_order
+        self.policy = sim.requests
+        self.jobs = sim.workload.jobs
+        self.records = [JobRecord(job, job.submit_s, ideal_s=sim.ideal_time(job)) for job in self.jobs]
+        self.snapshot = sim.fresh_snapshot()
+        self.capacity = sum(p.total for p in self.snapshot.pools if p.accelerator != CPU)
+        self.epoch = sim.workload.epoch_s or 0.0
+        self.shapes: dict[int, SchedulingRequest] = {}  # the arrival-time request of each active job
+        self.waiting: dict[int, SchedulingRequest] = {}
+        self.running: dict[int, _Running] = {}
+        self.left = [1.0] * len(self.jobs)  # fraction of each job's work not done yet
+        self.attained = [0.0] * len(self.jobs)  # accelerator-seconds received
+        self.version = [0] * len(self.jobs)  # bumps on preemption: stale end events are skipped
+        self.ends: list[tuple[float, int, int]] = []  # heap of (end time, job, version)
+        self.changes: list[tuple[float, int, int]] = []  # heap of (when its queue key changes, job, version)
+        self.history: dict[str, tuple[float, int]] = {}  # group -> (sum of durations, finished jobs)
+        self.busy = 0
+        self.timeline: list[tuple[float, int]] = [(0.0, 0)]
+        self.cycles = 0
+        self.decision_s = 0.0
+        self.cycle_times: list[float] = []
+        self.finished = 0
+        self.now = 0.0
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        jobs, next_arrival = self.jobs, 0
+        while next_arrival < len(jobs) or self.ends or self.waiting:
+            upcoming = min(
+                jobs[next_arrival].submit_s if next_arrival < len(jobs) else math.inf,
+                self.ends[0][0] if self.ends else math.inf,
+                self.changes[0][0] if self.changes else math.inf,
+            )
+            if math.isinf(upcoming):
+                break  # jobs wait that nothing running or arriving will ever make room for
+            self.now = now = self.sim._tick(upcoming)
+            self._end_due(now)
+            arrived = []
+            while next_arrival < len(jobs) and jobs[next_arrival].submit_s <= now:
+                self._arrive(next_arrival)
+                arrived.append(next_arrival)
+                next_arrival += 1
+            key_changed = self._keys_due(now)
+            if self.waiting:
+                self._cycle(self.snapshot, list(self.waiting.values()))
+                # A waiting job can come to deserve a running job's place only by arriving (waiting
+                # jobs' keys do not move) or by a running job's key moving back.
+                newcomer = any(index in self.waiting for index in arrived)
+                if self.profile.preemptive and (key_changed or newcomer) and self._should_replan():
+                    self._replan()
+            self.timeline.append((now, self.busy))
+        if self.waiting:  # nothing runs and nothing comes: ask the scheduler once why these never start
+            explained = self.sim.scheduler.run_cycle(self.snapshot, list(self.waiting.values()), self.now + self.epoch)
+            for decision in explained.decisions:
+                self.records[decision.job_id].why_not = "; ".join(decision.explain())
+
+    def _end_due(self, now: float) -> None:
+        done = []
+        while self.ends and self.ends[0][0] <= now:
+            end, index, version = heapq.heappop(self.ends)
+            if version != self.version[index]:
+                continue  # it was preempted after this end was planned
+            self._stop(index, end)
+            self.left[index] = 0.0
+            record = self.records[index]
+            record.end_s = end
+            total, count = self.history.get(record.job.group, (0.0, 0))
+            self.history[record.job.group] = (total + record.job.duration_s, count + 1)
+            del self.shapes[index]
+            done.append(index)
+        if done:
+            self.finished += len(done)
+            if self.progress is not None:
+                self.progress(self.finished, len(self.jobs))
+
+    def _arrive(self, index: int) -> None:
+        request = self.sim.request_for(index, self.jobs[index])
+        if self.profile.estimates == "history":  # QSSF: predicted once, from what ended before it came
+            total, count = self.history.get(self.jobs[index].group, (0.0, 0))
+            request = replace(request, expected_s=total / count if count else None)
+        self.shapes[index] = request
+        self.waiting[index] = self._request(index)
+
+    def _keys_due(self, now: float) -> bool:
+        """Running jobs whose queue key changed by now (LAS crossing a threshold)."""
+        changed = False
+        while self.changes and self.changes[0][0] <= now:
+            _, index, version = heapq.heappop(self.changes)
+            changed |= version == self.version[index] and index in self.running
+        return changed
+
+    def _request(self, index: int) -> SchedulingRequest:
+        """The job's request with its service so far and, if the profile wants it, what it still needs."""
+        base = self.shapes[index]
+        expected = base.expected_s
+        if self.profile.estimates == "oracle":
+            expected = self.left[index] * self.jobs[index].duration_s
+        attained = self.attained[index]
+        running = self.running.get(index)
+        if running is not None:
+            attained += base.accelerators * max(0.0, self.now - running.progress_from)
+        if attained == base.attained_s and expected == base.expected_s:
+            return base
+        return replace(base, attained_s=attained, expected_s=expected)
+
+    # -- cycles ----------------------------------------------------------------------------------
+
+    def _cycle(self, snapshot: Snapshot, queue: list[SchedulingRequest]) -> list[Decision]:
+        tick = time.perf_counter()
+        result = self.sim.scheduler.run_cycle(snapshot, queue, self.now + self.epoch, explain_waiting=False)
+        spent = time.perf_counter() - tick
+        self.decision_s += spent
+        self.cycle_times.append(spent)
+        self.cycles += 1
+        placed = result.placed
+        for decision in placed:
+            assert decision.choice is not None
+            self._start(decision.job_id, decision.choice)
+        return placed
+
+    def _should_replan(self) -> bool:
+        """Time sharing: look again only when a waiting job comes before a running one."""
+        if not self.waiting or not self.running:
+            return False
+        first_waiting = min(self.order.key(request) for request in self.waiting.values())
+        return any(self.order.key(self._request(index)) > first_waiting for index in self.running)
+
+    def _replan(self) -> None:
+        """Schedules every active job afresh on an empty fleet, in queue order; running jobs that
+        keep their place go on, the others are preempted (and may restart elsewhere)."""
+        active = [self._request(index) for index in (*self.running, *self.waiting)]
+        fresh = self.sim.fresh_snapshot()
+        tick = time.perf_counter()
+        result = self.sim.scheduler.run_cycle(fresh, active, self.now + self.epoch, explain_waiting=False)
+        spent = time.perf_counter() - tick
+        self.decision_s += spent
+        self.cycle_times.append(spent)
+        self.cycles += 1
+        chosen = {d.job_id: d.choice for d in result.placed}
+        for index in list(self.running):
+            choice = chosen.get(index)
+            running = self.running[index]
+            if choice is not None and (choice.pool_index, choice.node_indices) == (running.pool, running.nodes):
+                del chosen[index]  # it keeps its place
+            else:
+                self._preempt(index)
+        self.snapshot = fresh
+        for index, choice in chosen.items():
+            assert choice is not None
+            self._start(index, choice)
+
+    # -- one job ---------------------------------------------------------------------------------
+
+    def _start(self, index: int, choice: Choice) -> None:
+        record = self.records[index]
+        self.waiting.pop(index, None)
+        restore = self.policy.restore_s if self.left[index] < 1.0 else 0.0
+        if record.start_s is None:
+            record.start_s = self.now
+        record.center, record.pool, record.accelerator = choice.center, choice.pool, choice.accelerator
+        record.nodes = choice.node_indices
+        record.accelerators = choice.slots * len(choice.node_indices)
+        record.price_per_hour = choice.price_per_hour
+        record.carbon_intensity = self.snapshot.pools[choice.pool_index].carbon_intensity
+        full = self.sim.run_time(record.job, choice.accelerator)
+        running = _Running(self.now, self.now + restore, full, choice.pool_index, choice.node_indices)
+        self.running[index] = running
+        heapq.heappush(self.ends, (running.progress_from + self.left[index] * full, index, self.version[index]))
+        if self.profile.preemptive:
+            request = self._request(index)
+            after = self.order.key_changes_after(request)
+            if not math.isinf(after):
+                heapq.heappush(self.changes, (running.progress_from + after, index, self.version[index]))
+        if is_gpu(choice.accelerator):
+            self.busy += record.accelerators
+
+    def _stop(self, index: int, when: float) -> None:
+        """It leaves its accelerators at ``when``: its service and cost are counted up to then."""
+        running = self.running.pop(index)
+        record = self.records[index]
+        ran = max(0.0, when - running.progress_from)
+        self.attained[index] += record.accelerators * ran
+        held = when - running.placed_at
+        record.held_s += held
+        record.cost += record.price_per_hour * held / 3600
+        record.accelerator_s += record.accelerators * held
+        if is_gpu(record.accelerator):
+            self.busy -= record.accelerators
+        self.snapshot.undo([index])
+
+    def _preempt(self, index: int) -> None:
+        running = self.running[index]
+        done = max(0.0, self.now - running.progress_from) / running.full_s if running.full_s > 0 else 1.0
+        self.left[index] = max(0.0, self.left[index] - done)
+        self._stop(index, self.now)
+        self.version[index] += 1
+        self.records[index].preemptions += 1
+        self.waiting[index] = self._request(index)
 
 
 def is_gpu(accelerator: str) -> bool:

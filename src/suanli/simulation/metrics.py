@@ -6,10 +6,12 @@ Definitions (docs/simulation.md):
 - Makespan: from the first submission to the last end.
 - Utilization: accelerator-seconds busy over accelerator-seconds available, from the first
   submission to the makespan's end (CPU pools are not counted).
-- Slowdown: JCT over run time. Jain's index is taken over the groups' (VC, tenant) mean
-  slowdowns: 1 when every group waits in the same proportion, 1/n when one group has it all.
-- Cost: each job's price per hour (as the scheduler priced its placement) times its run time.
-- Carbon: run time x accelerators x ``watts_per_accelerator`` x the pool's carbon intensity.
+- Finish-time fairness (after Themis, NSDI'20): a job's JCT over its run time alone on the
+  fleet's fastest model; 1 is as if it had the fleet to itself. Jain's index is taken over the
+  groups' (VC, tenant) mean finish-time fairness: 1 when every group is slowed in the same
+  proportion, 1/n when one group bears it all.
+- Cost: each placement's price per hour (as the scheduler priced it) times the time it was held.
+- Carbon: accelerator-hours held x ``watts_per_accelerator`` x the pool's carbon intensity.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ class Summary:
     queue_p99_h: float
     makespan_h: float
     utilization: float
-    slowdown_mean: float
-    slowdown_max: float
+    ftf_mean: float
+    ftf_max: float
     jain_index: float
+    preemptions: int
     cost: float
     carbon_kg: float
     cycles: int
@@ -61,12 +64,11 @@ def summarize(result: SimulationResult, watts_per_accelerator: float = WATTS_PER
     done = result.finished
     jct = np.array([r.jct_s for r in done], dtype=float) / 3600
     queued = np.array([r.queued_s for r in done], dtype=float) / 3600
-    run = np.array([r.run_s for r in done], dtype=float)
-    slowdown = np.array([(r.jct_s or 0) / r.run_s if r.run_s else 1.0 for r in done], dtype=float)
+    ftf = np.array([(r.jct_s or 0) / r.ideal_s if r.ideal_s > 0 else 1.0 for r in done], dtype=float)
     first = min((r.submit_s for r in result.records), default=0.0)
     last = max((r.end_s or 0.0 for r in done), default=first)
     by_group: dict[str, list[float]] = {}
-    for record, value in zip(done, slowdown, strict=True):
+    for record, value in zip(done, ftf, strict=True):
         by_group.setdefault(record.job.group, []).append(float(value))
     return Summary(
         workload=result.workload,
@@ -86,14 +88,15 @@ def summarize(result: SimulationResult, watts_per_accelerator: float = WATTS_PER
         queue_p99_h=_percentile(queued, 99),
         makespan_h=(last - first) / 3600,
         utilization=utilization(result.busy, result.capacity, first, last),
-        slowdown_mean=_mean(slowdown),
-        slowdown_max=_max(slowdown),
+        ftf_mean=_mean(ftf),
+        ftf_max=_max(ftf),
         jain_index=jain([sum(v) / len(v) for v in by_group.values()]),
-        cost=float(sum(r.price_per_hour * (r.run_s or 0) / 3600 for r in done)),
+        preemptions=sum(r.preemptions for r in result.records),
+        cost=float(sum(r.cost for r in result.records)),
         carbon_kg=float(
             sum(
-                (seconds / 3600) * r.accelerators * watts_per_accelerator / 1000 * r.carbon_intensity / 1000
-                for r, seconds in zip(done, run, strict=True)
+                r.accelerator_s / 3600 * watts_per_accelerator / 1000 * r.carbon_intensity / 1000
+                for r in result.records
             )
         ),
         cycles=result.cycles,

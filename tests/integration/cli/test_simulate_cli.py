@@ -102,3 +102,71 @@ def test_a_trace_without_a_fleet_and_a_bad_mapping_are_refused_clearly(tmp_path:
     assert code == 2 and "FIELD=COLUMN" in stderr
     missing = CliRunner().invoke(app, ["simulate", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "nope.csv" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# -- --report and --what-if, on the example trace and fleets a newcomer is pointed to ------------
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = [
+    "simulate",
+    str(REPO / "examples" / "traces" / "small.csv"),
+    "--kind",
+    "generic",
+    *("--map", "submit=submit_time", "--map", "duration=runtime", "--map", "gpus=num_gpu"),
+    *("--map", "group=tenant", "--map", "id=job_id"),
+    *("--fleet", str(REPO / "examples" / "fleets" / "base.yaml")),
+]
+
+
+def test_a_report_is_written_next_to_the_summary_and_its_path_printed(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "mine.csv", [(str(i * 60), "600", "2") for i in range(20)])
+    report = tmp_path / "reports" / "r.html"
+    code, stdout, stderr = simulate(tmp_path, trace, "--report", str(report), "--out", str(tmp_path / "out"))
+    assert code == 0, stderr
+    assert str(report) in stderr.replace("\n", "") and "jct_mean_h" in stdout
+    page = report.read_text()
+    assert "two-sites" in page and page.count("data:image/png;base64,") == 4
+    assert (tmp_path / "out" / "jobs.csv").exists()
+
+
+def test_the_example_what_if_runs_end_to_end_with_a_report_and_json(tmp_path: Path) -> None:
+    report = tmp_path / "r.html"
+    args = [*EXAMPLE, "--what-if", str(REPO / "examples" / "fleets" / "more-910b.yaml"), "--report", str(report)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "Adding 64 Ascend910B at guiyang-910b cuts p95 queueing from" in result.stdout
+    assert "queueing p95" in result.stdout and "base" in result.stdout and "what-if" in result.stdout
+    page = report.read_text()
+    assert "base (regional)" in page and "what-if (regional-more-910b)" in page
+    assert "Adding 64 Ascend910B" in page and page.count("data:image/png;base64,") == 4
+
+    result = CliRunner().invoke(app, ["-o", "json", *args[:-2], "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"base", "what_if", "changes", "verdict", "capacity"}
+    assert data["base"]["fleet"] == "regional" and data["what_if"]["fleet"] == "regional-more-910b"
+    p95 = data["changes"]["queue_p95_h"]
+    assert p95["base"] > 1 and p95["what_if"] < p95["base"] / 2  # the example really cuts queueing
+    assert data["capacity"] == [
+        {"center": "guiyang-910b", "accelerator": "Ascend910B", "before": 64, "after": 128, "change": 64}
+    ]
+    assert json.loads((tmp_path / "out" / "comparison.json").read_text())["verdict"] == data["verdict"]
+    assert (tmp_path / "out" / "what-if-regional-more-910b" / "jobs.csv").exists()
+
+
+def test_a_bad_what_if_file_is_a_clean_error_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "more.yaml"
+    bad.write_text("name: x\ncenters:\n  - name: a\n    pools: [{name: p, accelerator: Nope9000}]\n")
+    for path in (bad, tmp_path / "absent.yaml"):
+        result = CliRunner().invoke(app, [*EXAMPLE, "--what-if", str(path)])
+        assert result.exit_code == 2, result.stderr
+        assert str(path) in result.stderr.replace("\n", "") and "Traceback" not in result.stderr
+        assert result.stdout == ""
+
+
+def test_what_if_without_fleet_needs_a_trace_that_brings_one(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "mine.csv", [("0", "100", "1")])
+    more = REPO / "examples" / "fleets" / "more-910b.yaml"
+    args = [a for a in _args(tmp_path, trace) if a not in ("--fleet", str(tmp_path / "fleet.yaml"))]
+    result = CliRunner().invoke(app, [*args, "--what-if", str(more)])
+    assert result.exit_code == 2 and "--fleet" in result.stderr and "Traceback" not in result.stderr

@@ -107,3 +107,65 @@ def test_utilization_and_jain() -> None:
     assert utilization([(0, 2), (10, 0)], capacity=4, start=0, end=20) == pytest.approx(0.25)
     assert jain([1, 1, 1]) == 1.0
     assert jain([1, 0, 0]) == pytest.approx(1 / 3)
+
+
+def one_gpu() -> Fleet:
+    return fleet(FleetCenter(name="c", pools=(pool(per_node=1),)))
+
+
+def starts(result: object) -> dict[str, tuple[float | None, float | None]]:
+    return {r.job.id: (r.start_s, r.end_s) for r in result.records}  # type: ignore[attr-defined]
+
+
+def test_sjf_runs_the_shortest_waiting_job_first_without_preempting() -> None:
+    jobs = [job("first", 0, 100), job("long", 1, 300), job("short", 2, 10), job("mid", 3, 50)]
+    result = Simulation(workload(*jobs), one_gpu(), "sjf").run()
+    assert starts(result) == {
+        "first": (0, 100),
+        "short": (100, 110),
+        "mid": (110, 160),
+        "long": (160, 460),
+    }
+    assert summarize(result).preemptions == 0
+
+
+def test_srtf_preempts_a_longer_job_and_resumes_it_after_the_restore_cost() -> None:
+    jobs = [job("long", 0, 1000), job("short", 100, 50)]
+    policy = RequestPolicy(restore_s=20)
+    result = Simulation(workload(*jobs), one_gpu(), "srtf", requests=policy).run()
+    times = starts(result)
+    assert times["short"] == (100, 150)
+    # 100 s done before the preemption; 900 s left after 20 s of restore from t=150.
+    assert times["long"] == (0, 150 + 20 + 900)
+    [long] = [r for r in result.records if r.job.id == "long"]
+    assert long.preemptions == 1 and long.held_s == pytest.approx(100 + 920)
+
+
+def test_las_moves_a_job_back_once_its_service_crosses_a_threshold() -> None:
+    # Thresholds at 1, 10, 100 accelerator-hours. "old" has run 1 h (queue 1) when "new"
+    # arrives at 1.5 h (queue 0): "new" preempts it; when "new" crosses 1 h itself, both are in
+    # queue 1 and FIFO order gives the GPU back to "old".
+    hour = 3600.0
+    jobs = [job("old", 0, 3 * hour), job("new", 1.5 * hour, 2 * hour)]
+    result = Simulation(workload(*jobs), one_gpu(), "las", requests=RequestPolicy(restore_s=0)).run()
+    by_id = {r.job.id: r for r in result.records}
+    assert by_id["new"].start_s == 1.5 * hour
+    assert by_id["old"].preemptions >= 1
+    # "new" runs 1 h in queue 0, then yields to "old", which needs 1.5 h more.
+    assert by_id["old"].end_s == pytest.approx(1.5 * hour + 1 * hour + 1.5 * hour)
+    assert by_id["new"].end_s == pytest.approx(by_id["old"].end_s + 1 * hour)
+
+
+def test_qssf_orders_by_what_the_groups_history_predicts() -> None:
+    # Group "quick" has finished short jobs, group "slow" long ones; later jobs of "quick" go first
+    # although they came later and their own run time is not known to the scheduler.
+    jobs = [
+        job("q0", 0, 10, group="quick"),
+        job("s0", 0, 500, group="slow"),
+        job("blocker", 600, 100, group="other"),
+        job("s1", 601, 100, group="slow"),
+        job("q1", 602, 100, group="quick"),
+    ]
+    result = Simulation(workload(*jobs), one_gpu(), "qssf").run()
+    times = starts(result)
+    assert times["q1"][0] == 700 and times["s1"][0] == 800

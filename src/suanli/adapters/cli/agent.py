@@ -26,7 +26,8 @@ def _default_work_dir() -> Path:
     return (Path(home) if home else Path.home() / ".suanli") / "agent"
 
 
-BACKENDS = ("local", "slurm", "kubernetes")
+BACKENDS = ("local", "slurm", "kubernetes", "ray")
+RAY_ADDRESS = "http://127.0.0.1:8265"
 
 
 def agent(
@@ -44,7 +45,7 @@ def agent(
         typer.Option(
             "--backend",
             help="where attempts run: local (processes here), slurm (sbatch, on a login node), "
-            "kubernetes (batch/v1 Jobs)",
+            "kubernetes (batch/v1 Jobs), ray (Ray jobs through the Jobs API)",
         ),
     ] = "local",
     accelerators: Annotated[
@@ -65,7 +66,8 @@ def agent(
     gpu_model: Annotated[
         str | None,
         typer.Option(
-            "--gpu-model", help="slurm, kubernetes: the catalog model of GPUs the cluster does not name, e.g. A100-80G"
+            "--gpu-model",
+            help="slurm, kubernetes, ray: the catalog model of GPUs the cluster does not name, e.g. A100-80G",
         ),
     ] = None,
     partition: Annotated[
@@ -89,6 +91,34 @@ def agent(
     service_account: Annotated[
         str | None, typer.Option("--service-account", help="kubernetes: service account of the Jobs' pods")
     ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help=f"ray: the Ray dashboard (Jobs API) [default: {RAY_ADDRESS}]"),
+    ] = None,
+    ray_resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ray-resource", help="ray: MODEL=RESOURCE, the Ray resource that stands for a model (repeat it)"
+        ),
+    ] = None,
+    ray_job_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-job-prefix", help="ray: prefix of the Ray submission ids, one per center [default: suanli]"
+        ),
+    ] = None,
+    ray_pending_timeout: Annotated[
+        float | None,
+        typer.Option("--ray-pending-timeout", min=1, help="ray: seconds Ray may leave a job PENDING [default: 300]"),
+    ] = None,
+    ray_gang_strategy: Annotated[
+        str | None,
+        typer.Option("--ray-gang-strategy", help="ray: STRICT_SPREAD (a node per rank, default), SPREAD or PACK"),
+    ] = None,
+    ray_python: Annotated[
+        str | None,
+        typer.Option("--ray-python", help="ray: the Python with Ray on the nodes, for gangs [default: python]"),
+    ] = None,
 ) -> None:
     """Run a center's agent: connects OUT to the server, takes work, runs it on a backend.
 
@@ -99,6 +129,8 @@ def agent(
     Slurm, on a login node (docs/connect-slurm.md): suanli agent --server URL --backend slurm --partition gpu --gpu-model A100-80G --work-dir /shared/suanli
 
     Kubernetes (docs/connect-kubernetes.md): suanli agent --server URL --backend kubernetes --namespace suanli --image pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime
+
+    Ray (docs/connect-ray.md): suanli agent --server URL --backend ray --ray-address http://127.0.0.1:8265 --gpu-model A100-80G
     """  # noqa: E501
     from suanli.agent.client import AgentClient, HelloAnswer
     from suanli.agent.runner import Agent, AgentFatal
@@ -114,12 +146,20 @@ def agent(
         "--kube-context": (kube_context, "kubernetes"),
         "--pool-label": (pool_label, "kubernetes"),
         "--service-account": (service_account, "kubernetes"),
+        "--ray-address": (ray_address, "ray"),
+        "--ray-resource": (ray_resource, "ray"),
+        "--ray-job-prefix": (ray_job_prefix, "ray"),
+        "--ray-pending-timeout": (ray_pending_timeout, "ray"),
+        "--ray-gang-strategy": (ray_gang_strategy, "ray"),
+        "--ray-python": (ray_python, "ray"),
     }
     for option, (value, owner) in given.items():
         if value and owner != backend:
             raise error(f"{option} is for --backend {owner}, not {backend}", code=EXIT_BAD_INPUT)
     if gpu_model and backend == "local":
-        raise error("--gpu-model is for --backend slurm or kubernetes; use --accelerators here", code=EXIT_BAD_INPUT)
+        raise error(
+            "--gpu-model is for --backend slurm, kubernetes or ray; use --accelerators here", code=EXIT_BAD_INPUT
+        )
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s suanli-agent %(levelname)s %(message)s"
     )
@@ -150,6 +190,20 @@ def agent(
         except Exception as bad:  # the client's own config errors: a missing or broken kubeconfig
             raise error(f"cannot load the Kubernetes client configuration: {bad}", code=EXIT_BAD_INPUT) from None
         kind = "from the cluster's nodes"
+    elif backend == "ray":
+        from suanli.agent.ray_executor import RayExecutor
+
+        address = ray_address or RAY_ADDRESS
+        executor = RayExecutor(
+            address,
+            models={"GPU": gpu_model} if gpu_model else None,
+            resources=_ray_resources(ray_resource or []),
+            job_prefix=ray_job_prefix or "suanli",
+            pending_timeout_s=ray_pending_timeout or 300.0,
+            gang_strategy=_ray_gang_strategy(ray_gang_strategy or "STRICT_SPREAD"),
+            python=ray_python or "python",
+        )
+        kind = f"from the Ray cluster at {address}"
     else:
         from suanli.agent.local import LocalExecutor
 
@@ -215,3 +269,22 @@ def _first_pools(executor: Executor, backend: str) -> list[Pool]:
         executor.close()
         raise error(f"the {backend} backend offers no pool (check its options)", code=EXIT_BAD_INPUT)
     return pools
+
+
+def _ray_resources(items: list[str]) -> dict[str, str]:
+    resources = {}
+    for item in items:
+        model, sep, resource = item.partition("=")
+        if not (model.strip() and sep and resource.strip()):
+            raise error(f"--ray-resource takes MODEL=RESOURCE, e.g. MLU370=MLU; got {item!r}", code=EXIT_BAD_INPUT)
+        resources[model.strip()] = resource.strip()
+    return resources
+
+
+def _ray_gang_strategy(strategy: str) -> str:
+    if strategy not in ("STRICT_SPREAD", "SPREAD", "PACK", "STRICT_PACK"):
+        raise error(
+            f"--ray-gang-strategy takes STRICT_SPREAD, SPREAD, PACK or STRICT_PACK; got {strategy!r}",
+            code=EXIT_BAD_INPUT,
+        )
+    return strategy

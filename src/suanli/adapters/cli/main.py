@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, centers, jobs, simulate, up
+from suanli.adapters.cli import agent, centers, jobs, simulate, sweep, up
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -91,6 +91,7 @@ app.command("logs")(jobs.logs)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
 app.command("simulate")(simulate.simulate)
+app.command("sweep")(sweep.sweep)
 
 
 @app.callback()

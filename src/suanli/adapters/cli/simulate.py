@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +12,9 @@ from rich.table import Table
 
 from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
 from suanli.domain.errors import InvalidSpec
+
+if TYPE_CHECKING:
+    from suanli.simulation.report import Run
 
 KINDS = ("philly", "openb", "pollux", "gavel", "generic")
 
@@ -55,7 +55,24 @@ def simulate(
     seed: Annotated[int, typer.Option(help="gavel: random seed")] = 0,
     skip_bad: Annotated[bool, typer.Option(help="skip malformed rows (and count them) instead of stopping")] = False,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="write summary.json and jobs.csv (one row per job) here")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="write summary.json and jobs.csv (one row per job) here; with --what-if, one subfolder per "
+            "fleet and comparison.json",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="write an HTML report with plots (one self-contained file) here"),
+    ] = None,
+    what_if: Annotated[
+        Path | None,
+        typer.Option(
+            "--what-if",
+            help="capacity planning: also run the workload on this fleet YAML and compare it with --fleet "
+            "(or with the trace's own fleet)",
+        ),
     ] = None,
     output: OutputOption = None,
 ) -> None:
@@ -64,11 +81,14 @@ def simulate(
     Examples: suanli simulate data/philly/philly.csv --profile fifo
 
     suanli simulate simulation_throughputs.json --kind gavel --jobs-per-hour 5.6 --out results/
+
+    suanli simulate trace.csv --kind generic --map ... --fleet base.yaml --what-if more.yaml --report r.html
     """
     from dataclasses import replace
 
-    from suanli.simulation.engine import RequestPolicy, Simulation
-    from suanli.simulation.metrics import summarize
+    from suanli.simulation.engine import RequestPolicy
+    from suanli.simulation.fleet import load_fleet
+    from suanli.simulation.report import Run
     from suanli.simulation.traces import load_trace
 
     current = state(ctx, output)
@@ -90,34 +110,112 @@ def simulate(
     if workload.skipped:
         note(f"skipped {workload.skipped} malformed row(s), e.g. {workload.skip_reasons[0]}")
     chosen = _fleet(kind, trace, fleet, workload)
+    other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
     requests = RequestPolicy(oracle_time_limits=oracle_time_limits)
-    simulation = Simulation(workload, chosen, profile, cycle_interval_s=cycle_interval, requests=requests)
+    runs = [_run(workload, chosen, profile, cycle_interval, requests, quiet=current.json)]
+    if other is not None:
+        runs.append(_run(workload, other, profile, cycle_interval, requests, quiet=current.json))
+        runs = [
+            Run(_label("base", chosen.name, other.name), runs[0].result, runs[0].summary),
+            Run(_label("what-if", other.name, chosen.name), runs[1].result, runs[1].summary),
+        ]
+    if other is None:
+        _single(runs[0], out_dir, report, json_output=current.json)
+    else:
+        _what_if(runs, chosen, other, out_dir, report, json_output=current.json)
+
+
+def _run(workload: Any, fleet: Any, profile: str, cycle_interval: float, requests: Any, *, quiet: bool) -> Run:
+    from suanli.simulation.engine import Simulation
+    from suanli.simulation.metrics import summarize
+    from suanli.simulation.report import Run
+
+    simulation = Simulation(workload, fleet, profile, cycle_interval_s=cycle_interval, requests=requests)
     with Progress(
-        TextColumn(f"simulating {workload.name} on {chosen.name} ({profile})"),
+        TextColumn(f"simulating {workload.name} on {fleet.name} ({profile})"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
-        disable=current.json,
+        disable=quiet,
     ) as bar:
         task = bar.add_task("jobs", total=len(workload.jobs))
         result = simulation.run(lambda done, total: bar.update(task, completed=done))
-    summary = summarize(result)
+    return Run(fleet.name, result, summarize(result))
+
+
+def _label(role: str, name: str, other: str) -> str:
+    return f"{role} ({name})" if name != other else role
+
+
+def _single(run: Run, out_dir: Path | None, report: Path | None, *, json_output: bool) -> None:
+    from suanli.simulation.report import finite, write_outputs, write_report
+
+    summary, result = run.summary, run.result
     if out_dir is not None:
-        _write(out_dir, summary.as_dict(), result)
-    if current.json:
-        print_json(_finite(summary.as_dict()))
-        return
-    table = Table(title=f"{summary.workload} on {summary.fleet}, profile {summary.profile}", show_header=False)
-    for name, value in summary.as_dict().items():
-        table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
-    out.print(table)
-    if summary.never_ran:
-        never = result.never_ran[0]
-        note(f"{summary.never_ran} job(s) never ran; e.g. {never.job.id}: {never.why_not}")
-    if out_dir is not None:
+        write_outputs(out_dir, [run])
+    if report is not None:
+        write_report(report, [run])
+    if json_output:
+        print_json(finite(summary.as_dict()))
+    else:
+        table = Table(title=f"{summary.workload} on {summary.fleet}, profile {summary.profile}", show_header=False)
+        for name, value in summary.as_dict().items():
+            table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+        out.print(table)
+        if summary.never_ran:
+            never = result.never_ran[0]
+            note(f"{summary.never_ran} job(s) never ran; e.g. {never.job.id}: {never.why_not}")
+    if out_dir is not None and not json_output:
         note(f"wrote {out_dir / 'summary.json'} and {out_dir / 'jobs.csv'}")
+    if report is not None:
+        note(f"wrote the report to {report}")
+
+
+def _what_if(
+    runs: list[Run], base: Any, other: Any, out_dir: Path | None, report: Path | None, *, json_output: bool
+) -> None:
+    import json
+
+    from suanli.simulation.report import format_change, format_value, slug, write_outputs, write_report
+    from suanli.simulation.whatif import compare
+
+    comparison = compare(base, other, runs[0].summary, runs[1].summary)
+    if out_dir is not None:
+        write_outputs(out_dir, runs)
+        (out_dir / "comparison.json").write_text(json.dumps(comparison.as_dict(), indent=2) + "\n")
+    if report is not None:
+        changes = [c.describe() for c in comparison.capacity] or ["no change in accelerators"]
+        write_report(report, runs, headline=comparison.verdict, notes=[f"capacity: {'; '.join(changes)}"])
+    if json_output:
+        print_json(comparison.as_dict())
+    else:
+        first = runs[0].summary
+        title = f"{first.workload}, profile {first.profile}: base {base.name} vs what-if {other.name}"
+        table = Table(title=title)
+        table.add_column("metric")
+        for heading in ("base", "what-if"):
+            table.add_column(heading, justify="right")
+        table.add_column("change", justify="right")
+        for row in comparison.rows:
+            table.add_row(
+                row.label,
+                format_value(row.base, row.unit),
+                format_value(row.what_if, row.unit),
+                format_change(row.base, row.what_if, row.unit),
+            )
+        out.print(table)
+        out.print(comparison.verdict, markup=False)
+        for run in runs:
+            if run.summary.never_ran:
+                never = run.result.never_ran[0]
+                note(f"{run.label}: {run.summary.never_ran} job(s) never ran; e.g. {never.job.id}: {never.why_not}")
+    if out_dir is not None and not json_output:
+        folders = ", ".join(str(out_dir / slug(run.label)) for run in runs)
+        note(f"wrote {out_dir / 'comparison.json'} and summary.json and jobs.csv in {folders}")
+    if report is not None:
+        note(f"wrote the report to {report}")
 
 
 def _fleet(kind: str, trace: Path, given: Path | None, workload: Any) -> Any:
@@ -132,20 +230,3 @@ def _fleet(kind: str, trace: Path, given: Path | None, workload: Any) -> Any:
     if kind == "gavel":
         return gavel_fleet()
     raise InvalidSpec(f"a {kind} trace brings no fleet of its own; give one with --fleet FILE.yaml", field="--fleet")
-
-
-def _write(folder: Path, summary: dict[str, Any], result: Any) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(json.dumps(_finite(summary), indent=2) + "\n")
-    with (folder / "jobs.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "group", "gpus", "submit_s", "start_s", "end_s", "center", "pool", "accelerator"])
-        for r in result.records:
-            writer.writerow(
-                [r.job.id, r.job.group, r.job.gpus, r.submit_s, r.start_s, r.end_s, r.center, r.pool, r.accelerator]
-            )
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN: a metric with no jobs to measure is null."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}

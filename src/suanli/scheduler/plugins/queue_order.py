@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import math
 
 from suanli.scheduler.framework import QueueOrderPlugin
 from suanli.scheduler.registry import register_queue_order
@@ -13,8 +14,8 @@ from suanli.scheduler.request import SchedulingRequest
 class FifoOrder(QueueOrderPlugin):
     name = "fifo"
 
-    def order(self, queue: Sequence[SchedulingRequest]) -> list[SchedulingRequest]:
-        return sorted(queue, key=lambda r: r.job_id)
+    def key(self, request: SchedulingRequest) -> tuple[float, ...]:
+        return (request.job_id,)
 
 
 @register_queue_order
@@ -23,5 +24,40 @@ class PriorityOrder(QueueOrderPlugin):
 
     name = "priority"
 
-    def order(self, queue: Sequence[SchedulingRequest]) -> list[SchedulingRequest]:
-        return sorted(queue, key=lambda r: (-r.priority, r.job_id))
+    def key(self, request: SchedulingRequest) -> tuple[float, ...]:
+        return (-request.priority, request.job_id)
+
+
+@register_queue_order
+class ShortestFirst(QueueOrderPlugin):
+    """Least expected service first: expected remaining seconds x accelerators (SJF, SRTF, and
+    QSSF when the expectation comes from history). Jobs without an estimate go last, in FIFO order."""
+
+    name = "shortest-first"
+
+    def key(self, request: SchedulingRequest) -> tuple[float, ...]:
+        expected = request.expected_s
+        return (math.inf if expected is None else expected * max(1, request.accelerators), request.job_id)
+
+
+@register_queue_order
+class LeastAttainedService(QueueOrderPlugin):
+    """Tiresias' discretized two-dimensional LAS: a job's attained service is accelerators x time
+    it has run; jobs fall into queues by thresholds on it (in accelerator-hours), the lower queue
+    first and FIFO within a queue, so a long job cannot starve short ones and jobs of one queue do
+    not preempt each other back and forth (Gu et al., NSDI'19)."""
+
+    name = "las"
+    thresholds_h: tuple[float, ...] = (1.0, 10.0, 100.0)
+
+    def __init__(self) -> None:
+        self.bounds = [h * 3600 for h in self.thresholds_h]  # accelerator-seconds
+
+    def key(self, request: SchedulingRequest) -> tuple[float, ...]:
+        return (bisect.bisect_right(self.bounds, request.attained_s), request.job_id)
+
+    def key_changes_after(self, request: SchedulingRequest) -> float:
+        queue = bisect.bisect_right(self.bounds, request.attained_s)
+        if queue >= len(self.bounds):
+            return math.inf
+        return (self.bounds[queue] - request.attained_s) / max(1, request.accelerators)

@@ -1,0 +1,245 @@
+"""`suanli sweep`: many simulations (profiles x loads x seeds x fleets) in parallel, one comparison."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
+
+WIDE = 110  # terminal columns from which the table shows min-max ranges
+
+# What the table shows of each profile x load x fleet (summary.csv has every metric).
+SHOWN = (
+    ("jct_mean_h", "JCT h"),
+    ("jct_p95_h", "JCT p95"),
+    ("queue_mean_h", "queue h"),
+    ("utilization", "util %"),
+    ("jain_index", "Jain"),
+    ("cost", "cost"),
+    ("carbon_kg", "CO2 kg"),
+    ("never_ran", "not run"),
+)
+
+
+def sweep(
+    ctx: typer.Context,
+    spec_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[SPEC.yaml]", help="the sweep (docs/sweeps.md); the options below add to it or replace its fields"
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", "-k", help="trace format: philly, openb, pollux, gavel, generic")
+    ] = None,
+    trace: Annotated[
+        Path | None, typer.Option("--trace", help="the trace file (gavel: simulation_throughputs.json)")
+    ] = None,
+    trace_options: Annotated[
+        list[str] | None,
+        typer.Option("--trace-option", help="a loader option KEY=VALUE, e.g. multi_gpu=true or submit=submit_time"),
+    ] = None,
+    profiles: Annotated[
+        list[str] | None, typer.Option("--profile", "-p", help="a scheduler profile; repeat for several")
+    ] = None,
+    loads: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--load", help="gavel: jobs per hour; a real trace: time-scale factor (2 = arrivals twice as fast)"
+        ),
+    ] = None,
+    seeds: Annotated[list[int] | None, typer.Option("--seed", help="gavel: a generator seed; repeat")] = None,
+    fleets: Annotated[
+        list[str] | None,
+        typer.Option("--fleet", help="a fleet YAML, or 'default' for the trace's own fleet; repeat for several"),
+    ] = None,
+    max_jobs: Annotated[int | None, typer.Option(min=1, help="only the first N jobs of each workload")] = None,
+    cycle_interval: Annotated[
+        float | None, typer.Option(min=0, help="virtual seconds between cycles (0: after every event)")
+    ] = None,
+    oracle_time_limits: Annotated[
+        bool | None, typer.Option(help="tell the scheduler each job's true run time (backfill uses it)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-j", min=1, help="parallel processes [default: one per CPU]")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="run the cells as Ray tasks on this cluster: its GCS address HOST:PORT, 'auto', or ray://HOST:10001",
+        ),
+    ] = None,
+    ray_working_dir: Annotated[
+        Path | None,
+        typer.Option(help="with --ray-address: upload this folder as the tasks' working_dir (files under it)"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="write rows.csv, rows.json and summary.csv here")
+    ] = None,
+    output: OutputOption = None,
+) -> None:
+    """Run one simulation per profile x load x seed x fleet, in parallel, and compare them.
+
+    Examples: suanli sweep sweeps/gavel.yaml --workers 2 --out results/
+
+    suanli sweep --kind gavel --trace simulation_throughputs.json -p fifo -p default --load 4 --load 5.6
+    --seed 0 --seed 1 --max-jobs 500
+    """
+    from suanli.simulation import sweep as sw
+
+    current = state(ctx, output)
+    data: dict[str, Any] = {}
+    base: Path | None = None
+    source = "the options"
+    if spec_file is not None:
+        data = sw.read_spec_file(spec_file)
+        base = spec_file.resolve().parent
+        source = str(spec_file)
+    elif kind is None or trace is None:
+        raise sw.SweepError("give a sweep file SPEC.yaml, or at least --kind and --trace", field="trace")
+    given_trace = data.get("trace") if isinstance(data.get("trace"), dict) else {}
+    trace_part: dict[str, Any] = dict(given_trace or {})
+    if kind is not None:
+        trace_part["kind"] = kind
+    if trace is not None:
+        trace_part["path"] = str(trace.resolve())  # the options' paths are from here, not the file's folder
+    if trace_options:
+        options = dict(trace_part.get("options") or {})
+        for item in trace_options:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise sw.SweepError(f"--trace-option takes KEY=VALUE; got {item!r}", field="--trace-option")
+            options[key.strip()] = _scalar(value.strip())
+        trace_part["options"] = options
+    if trace_part or "trace" in data:
+        data["trace"] = trace_part if trace_part else data["trace"]
+    overrides: dict[str, Any] = {
+        "profiles": profiles,
+        "loads": loads,
+        "seeds": seeds,
+        "fleets": [f if f == sw.DEFAULT_FLEET else str(Path(f).resolve()) for f in fleets] if fleets else None,
+        "max_jobs": max_jobs,
+        "cycle_interval_s": cycle_interval,
+        "oracle_time_limits": oracle_time_limits,
+    }
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    spec = sw.spec_from_dict(data, source, base=base)
+    sw.check(spec)
+    if ray_address is not None:
+        sw.check_ray_address(ray_address)
+    cells = sw.expand(spec)
+    where = (
+        f"Ray at {ray_address}" if ray_address else f"{min(workers or sw.default_workers(), len(cells))} process(es)"
+    )
+    started = time.perf_counter()
+    with Progress(
+        TextColumn(f"sweep {escape(spec.name)}: {len(cells)} simulations on {escape(where)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=current.json,
+    ) as bar:
+        task = bar.add_task("cells", total=len(cells))
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        if ray_address is not None:
+            rows = sw.run_on_ray(cells, ray_address, advance, working_dir=ray_working_dir)
+        else:
+            rows = sw.run_sweep(cells, workers, advance)
+    elapsed = time.perf_counter() - started
+    combined = sw.aggregate(rows)
+    written = sw.write_results(out_dir, rows, combined) if out_dir is not None else []
+    if current.json:
+        print_json(sw.jsonable({"name": spec.name, "cells": len(cells), "rows": rows, "summary": combined}))
+        return
+    wide = Console().width >= WIDE  # else the min-max lines would fold every number
+    out.print(summary_table(spec.name, spec.load_kind, combined, ranges=wide))
+    note(f"{len(cells)} simulations in {elapsed:.1f} s on {where}")
+    never = sum(int(r.get("never_ran") or 0) for r in rows)
+    if never:
+        note(f"{never} job(s) never ran over all cells (column 'never ran'); see rows.csv")
+    if written:
+        note("wrote " + ", ".join(str(p) for p in written))
+
+
+def summary_table(name: str, load_kind: str, combined: list[dict[str, Any]], ranges: bool = True) -> Table:
+    """Mean over seeds per profile x load x fleet, with min-max below where there are several seeds
+    (``ranges``). The fleet and seed count get columns only when they vary."""
+    fleets = {row["fleet_file"] for row in combined}
+    seeds = {row["seeds"] for row in combined}
+    title = f"sweep {escape(name)}: mean"
+    if seeds != {1}:
+        title += f" over {next(iter(seeds))} seeds" if len(seeds) == 1 else " over seeds"
+        title += " (min-max below)" if ranges else " (min-max: a wider terminal, or --out)"
+    if len(fleets) == 1 and combined:
+        title += f", fleet {escape(_fleet_label(combined[0]))}"
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("profile", no_wrap=True)
+    table.add_column("jobs/h" if load_kind == "jobs_per_hour" else "speed", justify="right", no_wrap=True)
+    if len(fleets) > 1:
+        table.add_column("fleet", overflow="fold")
+    if len(seeds) > 1:
+        table.add_column("seeds", justify="right")
+    for _, header in SHOWN:
+        table.add_column(header, justify="right", overflow="fold")
+    for row in combined:
+        cells = [escape(str(row["profile"])), f"{row['load']:g}"]
+        if len(fleets) > 1:
+            cells.append(escape(_fleet_label(row)))
+        if len(seeds) > 1:
+            cells.append(str(row["seeds"]))
+        for metric, _ in SHOWN:
+            scale = 100.0 if metric == "utilization" else 1.0
+            values = [row.get(f"{metric}_{part}") for part in ("mean", "min", "max")]
+            mean, low, high = (v * scale if isinstance(v, int | float) else v for v in values)
+            cells.append(_span(mean, low, high) if ranges else _span(mean, None, None))
+        table.add_row(*cells)
+    return table
+
+
+def _fleet_label(row: dict[str, Any]) -> str:
+    """The fleet's name; with its file's name when it came from a file."""
+    if row["fleet_file"] == "default":
+        return str(row["fleet"])
+    return f"{row['fleet']} ({Path(row['fleet_file']).name})"
+
+
+def _span(mean: Any, low: Any, high: Any) -> str:
+    if not isinstance(mean, int | float) or not math.isfinite(mean):
+        return "-"
+    text = _number(mean)
+    if isinstance(low, int | float) and isinstance(high, int | float) and low != high:
+        text += f"\n[dim]{_number(low)}-{_number(high)}[/dim]"
+    return text
+
+
+def _number(value: float) -> str:
+    """Short: 3 significant digits, no exponent below a million."""
+    if abs(value) >= 1000:
+        return f"{value:.0f}" if abs(value) < 1e6 else f"{value:.3g}"
+    return f"{value:.3g}"
+
+
+def _scalar(text: str) -> Any:
+    """A loader option's value as YAML reads it (true, 3, 0.5), else the text itself."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) else text
