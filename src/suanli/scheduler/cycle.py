@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from suanli.domain.errors import InvalidSpec
 from suanli.scheduler.backfill import BackfillFilter, reserve
 from suanli.scheduler.framework import (
     Candidate,
@@ -62,6 +63,9 @@ class Scheduler:
     def __init__(self, profile: Profile | str = "default") -> None:
         load_builtin_plugins()
         if isinstance(profile, str):
+            if profile not in PROFILES:
+                known = ", ".join(PROFILES)
+                raise InvalidSpec(f"unknown scheduler profile {profile!r}; known: {known}", field="profile")
             profile = PROFILES[profile]
         profile.check_names()
         self.profile = profile

@@ -66,6 +66,9 @@ class Profile(BaseModel):
     # Where a simulation takes the run times a service-aware order reads: "oracle" (the trace's
     # true durations), "history" (the mean of the group's finished jobs), or "none".
     estimates: str = Field(default="none", pattern="^(none|oracle|history)$")
+    # A round-based time-sharing policy (scheduler/timeshare.py) choosing who runs on which
+    # model each round; the queue order then keeps its choice (queue_order: priority).
+    time_share: str = Field(default="", pattern="^(|max-min-fairness|max-min-fairness-agnostic)$")
 
     @field_validator("scores")
     @classmethod
@@ -106,4 +109,8 @@ PROFILES: dict[str, Profile] = {
     "srtf": Profile(name="srtf", queue_order="shortest-first", backfill=False, preemptive=True, estimates="oracle"),
     "qssf": Profile(name="qssf", queue_order="shortest-first", backfill=False, estimates="history"),
     "las": Profile(name="las", queue_order="las", backfill=False, preemptive=True),
+    "gavel": Profile(name="gavel", backfill=False, preemptive=True, time_share="max-min-fairness"),
+    "gavel-agnostic": Profile(
+        name="gavel-agnostic", backfill=False, preemptive=True, time_share="max-min-fairness-agnostic"
+    ),
 }

@@ -27,6 +27,7 @@ from suanli.scheduler.framework import Choice, Decision
 from suanli.scheduler.registry import Profile
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.snapshot import Snapshot
+from suanli.scheduler.timeshare import Allocation, MaxMinFairness, ShareJob
 from suanli.simulation.fleet import Fleet
 from suanli.simulation.workload import TraceJob, Workload
 
@@ -119,7 +120,8 @@ class Simulation:
         self.profile_name = self.scheduler.profile.name
         self.cycle_interval_s = cycle_interval_s
         self.requests = requests or RequestPolicy()
-        self._centers = [Center(spec=spec) for spec in self.fleet.center_specs()]
+        self.centers = [Center(spec=spec) for spec in self.fleet.center_specs()]
+        self.throughput = {model.name: model.throughput for model in self.catalog}
         self._group_centers = self.fleet.group_centers()
         models: dict[str, int] = {}
         for spec in self.fleet.center_specs():
@@ -185,7 +187,7 @@ class Simulation:
         )
 
     def fresh_snapshot(self) -> Snapshot:
-        return Snapshot.build(self._centers, [], {model.name: model.throughput for model in self.catalog})
+        return Snapshot.build(self.centers, [], self.throughput)
 
     def _tick(self, moment: float) -> float:
         """The moment the scheduler sees an event at ``moment``: at once, or the next tick of its timer."""
@@ -245,6 +247,18 @@ class _Run:
         self.cycle_times: list[float] = []
         self.finished = 0
         self.now = 0.0
+        self.received: list[dict[str, float]] = [{} for _ in self.jobs]  # seconds held per model
+        self.share = (
+            MaxMinFairness(aware=self.profile.time_share == "max-min-fairness") if self.profile.time_share else None
+        )
+        self.share_capacity: dict[str, int] = {}
+        for pool in self.snapshot.pools:
+            if pool.accelerator != CPU:
+                self.share_capacity[pool.accelerator] = self.share_capacity.get(pool.accelerator, 0) + pool.total
+        self.allocation: Allocation = {}
+        self.on_model: dict[tuple[int, str], Shape] = {}  # a job's shape narrowed to one model
+        self.allocated_for: frozenset[int] = frozenset()
+        self.next_round = 0.0
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -255,6 +269,7 @@ class _Run:
                 jobs[next_arrival].submit_s if next_arrival < len(jobs) else math.inf,
                 self.ends[0][0] if self.ends else math.inf,
                 self.changes[0][0] if self.changes else math.inf,
+                self.next_round if self.share is not None and (self.waiting or self.running) else math.inf,
             )
             if math.isinf(upcoming):
                 break  # jobs wait that nothing running or arriving will ever make room for
@@ -266,7 +281,12 @@ class _Run:
                 arrived.append(next_arrival)
                 next_arrival += 1
             key_changed = self._keys_due(now)
-            if self.waiting:
+            if self.share is not None:  # time sharing: the round decides, nothing starts in between
+                if now >= self.next_round:
+                    self.next_round = (math.floor(now / self.profile.round_s) + 1) * self.profile.round_s
+                    if not self._round() and not self.running and next_arrival >= len(jobs):
+                        break  # what waits can never be placed
+            elif self.waiting:
                 self._cycle(self.snapshot, list(self.waiting.values()))
                 # A waiting job can come to deserve a running job's place only by arriving (waiting
                 # jobs' keys do not move) or by a running job's key moving back.
@@ -350,29 +370,85 @@ class _Run:
         first_waiting = min(self.order.key(request) for request in self.waiting.values())
         return any(self.order.key(self._request(index)) > first_waiting for index in self.running)
 
-    def _replan(self) -> None:
+    def _round(self) -> bool:
+        """One round of a time-sharing policy: it picks who runs on which model; the scheduler
+        places them in that order on an empty fleet. True if anything runs."""
+        assert self.share is not None
+        active = [*self.running, *self.waiting]
+        share_jobs = [self._share_job(index) for index in active]
+        if frozenset(active) != self.allocated_for:  # the LP changes only with the set of jobs
+            self.allocation = self.share.allocate(share_jobs, self.share_capacity)
+            self.allocated_for = frozenset(active)
+        chosen = self.share.assign(share_jobs, self.allocation, self.share_capacity)
+        # A running job given its own model again keeps its accelerators: no preemption.
+        kept = {i for i, model in chosen if i in self.running and self.records[i].accelerator == model}
+        requests = []
+        for rank, (index, model) in enumerate(chosen):
+            if index in kept:
+                continue
+            base = self.shapes[index]
+            shape = self.on_model.get((index, model))
+            if shape is None:
+                alternatives = tuple(a for a in base.shape.alternatives if a[0] == model)
+                shape = self.on_model[(index, model)] = replace(base.shape, alternatives=alternatives)
+            requests.append(SchedulingRequest(index, len(chosen) - rank, shape, base.tenant_id))
+        fresh = self._snapshot_holding(kept)
+        placed = self._placements(fresh, requests)
+        self._move(kept, fresh, placed)
+        return bool(self.running)
+
+    def _share_job(self, index: int) -> ShareJob:
+        job = self.jobs[index]
+        received = dict(self.received[index])
+        running = self.running.get(index)
+        if running is not None:
+            model = self.records[index].accelerator
+            received[model] = received.get(model, 0.0) + self.now - running.placed_at
+        throughputs = job.throughputs or {m: self.sim.catalog.throughput(m) for m in self.share_capacity}
+        return ShareJob(index, self.shapes[index].accelerators, throughputs, received, self.now - job.submit_s)
+
+    def _replan(self, active: list[SchedulingRequest] | None = None) -> None:
         """Schedules every active job afresh on an empty fleet, in queue order; running jobs that
         keep their place go on, the others are preempted (and may restart elsewhere)."""
-        active = [self._request(index) for index in (*self.running, *self.waiting)]
+        if active is None:
+            active = [self._request(index) for index in (*self.running, *self.waiting)]
         fresh = self.sim.fresh_snapshot()
+        chosen = self._placements(fresh, active)
+        # A running job the cycle puts back in its own pool keeps its nodes and goes on; the others
+        # are placed again around those (a second pass, only if some kept job's nodes moved).
+        kept = {i for i in self.running if (c := chosen.get(i)) is not None and c.pool_index == self.running[i].pool}
+        if any(chosen[i].node_indices != self.running[i].nodes for i in kept):
+            fresh = self._snapshot_holding(kept)
+            chosen = self._placements(fresh, [r for r in active if r.job_id not in kept])
+        self._move(kept, fresh, chosen)
+
+    def _move(self, kept: set[int], fresh: Snapshot, chosen: dict[int, Choice]) -> None:
+        """Running jobs not ``kept`` are preempted; ``fresh`` becomes the fleet; ``chosen`` start."""
+        for index in list(self.running):
+            if index not in kept:
+                self._preempt(index)
+        self.snapshot = fresh
+        for index, choice in chosen.items():
+            if index not in kept:
+                self._start(index, choice)
+
+    def _placements(self, snapshot: Snapshot, queue: list[SchedulingRequest]) -> dict[int, Choice]:
         tick = time.perf_counter()
-        result = self.sim.scheduler.run_cycle(fresh, active, self.now + self.epoch, explain_waiting=False)
+        result = self.sim.scheduler.run_cycle(snapshot, queue, self.now + self.epoch, explain_waiting=False)
         spent = time.perf_counter() - tick
         self.decision_s += spent
         self.cycle_times.append(spent)
         self.cycles += 1
-        chosen = {d.job_id: d.choice for d in result.placed}
-        for index in list(self.running):
-            choice = chosen.get(index)
-            running = self.running[index]
-            if choice is not None and (choice.pool_index, choice.node_indices) == (running.pool, running.nodes):
-                del chosen[index]  # it keeps its place
-            else:
-                self._preempt(index)
-        self.snapshot = fresh
-        for index, choice in chosen.items():
-            assert choice is not None
-            self._start(index, choice)
+        return {d.job_id: d.choice for d in result.placed if d.choice is not None}
+
+    def _snapshot_holding(self, kept: set[int]) -> Snapshot:
+        """An empty fleet but for what the ``kept`` running jobs hold, where they hold it."""
+        held = []
+        for index in kept:
+            record, running = self.records[index], self.running[index]
+            slots = record.accelerators // max(1, len(running.nodes))
+            held.append((index, record.center, record.pool, running.nodes, slots, None))
+        return Snapshot.build(self.sim.centers, held, self.sim.throughput)
 
     # -- one job ---------------------------------------------------------------------------------
 
@@ -406,6 +482,7 @@ class _Run:
         ran = max(0.0, when - running.progress_from)
         self.attained[index] += record.accelerators * ran
         held = when - running.placed_at
+        self.received[index][record.accelerator] = self.received[index].get(record.accelerator, 0.0) + held
         record.held_s += held
         record.cost += record.price_per_hour * held / 3600
         record.accelerator_s += record.accelerators * held

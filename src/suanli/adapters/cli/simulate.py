@@ -34,11 +34,23 @@ def simulate(
             "trace, the openb node list next to an openb pod list, Gavel's 36 V100 + 36 P100 + 36 K80)",
         ),
     ] = None,
-    profile: Annotated[str, typer.Option(help="scheduler profile: default, spread, green, fifo")] = "default",
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="scheduler profile: default, spread, green, fifo, sjf, srtf, qssf, las, gavel, gavel-agnostic "
+            "(docs/simulation.md)"
+        ),
+    ] = "default",
     max_jobs: Annotated[int | None, typer.Option(min=1, help="replay only the first N jobs")] = None,
     cycle_interval: Annotated[
         float, typer.Option(min=0, help="virtual seconds between cycles (0: a cycle after every event)")
     ] = 0.0,
+    preemption_cost: Annotated[
+        float,
+        typer.Option(
+            min=0, help="seconds a preempted job needs to resume (checkpoint and restore), for preemptive profiles"
+        ),
+    ] = 30.0,
     oracle_time_limits: Annotated[
         bool, typer.Option(help="tell the scheduler each job's true run time (backfill uses it)")
     ] = False,
@@ -111,7 +123,7 @@ def simulate(
         note(f"skipped {workload.skipped} malformed row(s), e.g. {workload.skip_reasons[0]}")
     chosen = _fleet(kind, trace, fleet, workload)
     other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
-    requests = RequestPolicy(oracle_time_limits=oracle_time_limits)
+    requests = RequestPolicy(oracle_time_limits=oracle_time_limits, restore_s=preemption_cost)
     runs = [_run(workload, chosen, profile, cycle_interval, requests, quiet=current.json)]
     if other is not None:
         runs.append(_run(workload, other, profile, cycle_interval, requests, quiet=current.json))
