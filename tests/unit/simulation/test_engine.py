@@ -174,9 +174,7 @@ def test_qssf_orders_by_what_the_groups_history_predicts() -> None:
 def test_gavel_time_sharing_rotates_jobs_every_round_and_finishes_them_all() -> None:
     # Four jobs, two GPUs of different speed (catalog: A100-80G 2.2x a V100): each round the jobs
     # furthest behind their share run, so all four make progress before any finishes.
-    centers = (
-        FleetCenter(name="c", pools=(pool("fast", model="A100-80G", per_node=1), pool("slow", per_node=1))),
-    )
+    centers = (FleetCenter(name="c", pools=(pool("fast", model="A100-80G", per_node=1), pool("slow", per_node=1))),)
     jobs = [job(f"j{i}", 0, 3 * 3600) for i in range(4)]
     result = Simulation(workload(*jobs, reference="V100"), fleet(*centers), "gavel").run()
     assert all(r.end_s is not None for r in result.records)
