@@ -109,6 +109,14 @@ PROFILES: dict[str, Profile] = {
     "srtf": Profile(name="srtf", queue_order="shortest-first", backfill=False, preemptive=True, estimates="oracle"),
     "qssf": Profile(name="qssf", queue_order="shortest-first", backfill=False, estimates="history"),
     "las": Profile(name="las", queue_order="las", backfill=False, preemptive=True),
+    "srtf-fast": Profile(
+        name="srtf-fast",
+        queue_order="shortest-first",
+        backfill=False,
+        preemptive=True,
+        estimates="oracle",
+        scores={"speed": 1.0},
+    ),
     "gavel": Profile(name="gavel", backfill=False, preemptive=True, time_share="max-min-fairness"),
     "gavel-agnostic": Profile(
         name="gavel-agnostic", backfill=False, preemptive=True, time_share="max-min-fairness-agnostic"

@@ -82,12 +82,50 @@ class MaxMinFairness:
         solved = linprog(cost, A_ub=np.array(rows), b_ub=np.array(bounds_up), bounds=[*var_bounds, (0, None)])
         if not solved.success:
             raise RuntimeError(f"the max-min fairness LP failed: {solved.message}")
-        x = solved.x[:-1].reshape(n_c, n_m)
+        proportional = np.array([capacity[m] / total for m in models]) * share
+        x = self._closest_to_proportional(
+            np.array(rows)[:, :-1], np.array(bounds_up), solved.x[-1], proportional, count, var_bounds
+        )
         return {
             job.job_id: {models[m]: float(x[c][m]) for m in range(n_m) if x[c][m] > 1e-9}
             for c, key in enumerate(keys)
             for job in classes[key]
         }
+
+    @staticmethod
+    def _closest_to_proportional(
+        a: np.ndarray,
+        b: np.ndarray,
+        best: float,
+        proportional: np.ndarray,
+        count: np.ndarray,
+        bounds: list[tuple[float, float]],
+    ) -> np.ndarray:
+        """Among the shares that keep the least normalized throughput at its optimum ``best``, the
+        one closest (L1, weighted by class size) to an equal share of every model. An LP has many
+        optimal shares when capacity is ample; this picks the even one a fair scheduler would,
+        rather than an arbitrary corner (which the simplex method returns)."""
+        n_c, n_m = len(count), len(proportional)
+        n = n_c * n_m
+        fair = a[:n_c] * 1.0  # rows: -speed X / equal (+ t, dropped) <= 0  ->  <= -best
+        rhs_fair = np.full(n_c, -best * (1 - 1e-6))
+        rest, rhs_rest = a[n_c:], b[n_c:]
+        eye = np.eye(n)
+        target = np.tile(proportional, n_c)
+        a_ub = np.vstack(
+            [
+                np.hstack([fair, np.zeros((n_c, n))]),
+                np.hstack([rest, np.zeros((rest.shape[0], n))]),
+                np.hstack([eye, -eye]),  # X - D <= P
+                np.hstack([-eye, -eye]),  # -X - D <= -P
+            ]
+        )
+        b_ub = np.concatenate([rhs_fair, rhs_rest, target, -target])
+        cost = np.concatenate([np.zeros(n), np.repeat(count, n_m)])
+        solved = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=[*bounds, *[(0, None)] * n])
+        if not solved.success:  # the first optimum is a fine answer too
+            raise RuntimeError(f"the max-min fairness LP (second stage) failed: {solved.message}")
+        return np.asarray(solved.x[:n]).reshape(n_c, n_m)
 
     def assign(
         self, jobs: Sequence[ShareJob], allocation: Allocation, capacity: Mapping[str, int]

@@ -59,3 +59,13 @@ def test_a_model_a_job_cannot_use_gets_no_share() -> None:
     for aware in (True, False):
         shares = MaxMinFairness(aware=aware).allocate(jobs, {"fast": 1, "slow": 4})
         assert "slow" not in shares[1]
+
+
+def test_with_room_to_spare_the_even_optimum_is_chosen_not_a_corner() -> None:
+    # Two jobs, three models with plenty of room: any split giving each job all its time is
+    # optimal for the agnostic LP; the even one (time on every model in proportion to capacity)
+    # is chosen, as a fair scheduler would.
+    jobs = [ShareJob(i, 1, {"a": 1.0, "b": 1.0, "c": 1.0}, {}, 10.0) for i in (1, 2)]
+    shares = MaxMinFairness(aware=False).allocate(jobs, {"a": 10, "b": 10, "c": 20})
+    for allocation in shares.values():
+        assert allocation == pytest.approx({"a": 0.25, "b": 0.25, "c": 0.5})

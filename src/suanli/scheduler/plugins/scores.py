@@ -57,3 +57,15 @@ class LoadBalanceScore(ScorePlugin):
         load = candidate.pool.load
         used = load.used + candidate.slots * shape.nodes
         return 1.0 - used / load.total if load.total else 0.0
+
+
+@register_score
+class SpeedScore(ScorePlugin):
+    """The fastest model (the catalog's relative throughput) scores 1; one half as fast, 0.5.
+    With heterogeneous accelerators this sends work where it finishes soonest."""
+
+    name = "speed"
+
+    def score(self, shape: Shape, candidate: Candidate, candidates: Sequence[Candidate], ctx: CycleContext) -> float:
+        fastest = max(c.pool.throughput for c in candidates)
+        return candidate.pool.throughput / fastest if fastest > 0 else 1.0
