@@ -187,9 +187,7 @@ def test_gavel_time_sharing_rotates_jobs_every_round_and_finishes_them_all() -> 
 def test_srtf_fast_sends_each_job_to_the_fastest_free_model() -> None:
     # Equal prices; the catalog rates A100-80G 2.2x a V100. The shortest job gets the fast GPU,
     # the next one the slow GPU; plain SRTF (no speed score) has no reason to prefer either.
-    centers = (
-        FleetCenter(name="c", pools=(pool("slow", per_node=1), pool("fast", model="A100-80G", per_node=1))),
-    )
+    centers = (FleetCenter(name="c", pools=(pool("slow", per_node=1), pool("fast", model="A100-80G", per_node=1))),)
     jobs = [job("short", 0, 100), job("long", 0, 1000)]
     result = Simulation(workload(*jobs, reference="V100"), fleet(*centers), "srtf-fast").run()
     placed = {r.job.id: r.accelerator for r in result.records}
