@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from suanli.domain.accelerators import CPU, AcceleratorCatalog
 from suanli.domain.centers import Center
 from suanli.scheduler.cycle import Scheduler
-from suanli.scheduler.framework import Choice, Decision
+from suanli.scheduler.framework import Choice
 from suanli.scheduler.registry import Profile
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.snapshot import Snapshot
@@ -350,18 +350,10 @@ class _Run:
 
     # -- cycles ----------------------------------------------------------------------------------
 
-    def _cycle(self, snapshot: Snapshot, queue: list[SchedulingRequest]) -> list[Decision]:
-        tick = time.perf_counter()
-        result = self.sim.scheduler.run_cycle(snapshot, queue, self.now + self.epoch, explain_waiting=False)
-        spent = time.perf_counter() - tick
-        self.decision_s += spent
-        self.cycle_times.append(spent)
-        self.cycles += 1
-        placed = result.placed
-        for decision in placed:
-            assert decision.choice is not None
-            self._start(decision.job_id, decision.choice)
-        return placed
+    def _cycle(self, snapshot: Snapshot, queue: list[SchedulingRequest]) -> None:
+        """A cycle on what is free now; whatever it places starts."""
+        for index, choice in self._placements(snapshot, queue).items():
+            self._start(index, choice)
 
     def _should_replan(self) -> bool:
         """Time sharing: look again only when a waiting job comes before a running one."""

@@ -24,6 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -160,22 +161,41 @@ def fleet_from_dict(data: object, source: str = "the fleet") -> Fleet:
         raise FleetError(f"{source}: {problems}", field=first or None) from None
 
 
-def load_fleet(path: Path | str) -> Fleet:
-    """A fleet from a YAML file; a missing file, bad YAML or a bad field is a :class:`FleetError`."""
+def read_yaml_mapping(path: Path | str, what: str, top: str, error: type[InvalidSpec]) -> dict[str, Any]:
+    """The mapping at the top of a YAML file; a missing file, bad YAML (with line and column) or
+    anything but a mapping raises ``error`` saying so."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise FleetError(f"{path}: cannot read the fleet file: {error.strerror or error}") from None
+    except OSError as problem:
+        raise error(f"{path}: cannot read the {what}: {problem.strerror or problem}") from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise FleetError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', None) or error}") from None
+        raise error(f"{path}{where}: not valid YAML: {getattr(problem, 'problem', None) or problem}") from None
     if not isinstance(data, dict):
-        raise FleetError(f"{path}: expected a mapping with 'centers' at the top, got {type(data).__name__}")
-    return fleet_from_dict(data, str(path))
+        raise error(f"{path}: expected a mapping with '{top}' at the top, got {type(data).__name__}")
+    return data
+
+
+def load_fleet(path: Path | str) -> Fleet:
+    """A fleet from a YAML file; a missing file, bad YAML or a bad field is a :class:`FleetError`."""
+    return fleet_from_dict(read_yaml_mapping(path, "fleet file", "centers", FleetError), str(path))
+
+
+def trace_fleet(kind: str, trace: Path | str, workload: Workload | None = None) -> Fleet | None:
+    """The fleet a trace brings (the Philly VC list or the openb node list next to it, Gavel's
+    cluster), or None for traces that bring none (pollux, generic)."""
+    folder = Path(trace).parent
+    if kind == "philly":
+        return philly_fleet(folder / "philly_vc.csv", workload)
+    if kind == "openb":
+        return openb_fleet(folder / "openb_node_list_gpu_node.csv")
+    if kind == "gavel":
+        return gavel_fleet()
+    return None
 
 
 def dump_fleet(fleet: Fleet) -> str:
@@ -385,5 +405,7 @@ __all__ = [
     "openb_fleet",
     "philly_fleet",
     "philly_pool_name",
+    "read_yaml_mapping",
+    "trace_fleet",
     "trace_catalog",
 ]

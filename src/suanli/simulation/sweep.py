@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from suanli.domain.errors import InvalidSpec, SuanliError
@@ -177,20 +176,9 @@ def spec_from_dict(data: object, source: str = "the sweep", base: Path | None = 
 
 def read_spec_file(path: Path | str) -> dict[str, Any]:
     """The raw mapping of a sweep YAML file (relative paths in it not yet resolved)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SweepError(f"{path}: cannot read the sweep file: {error.strerror or error}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise SweepError(f"{path}{where}: not valid YAML: {getattr(error, 'problem', None) or error}") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: expected a mapping with 'trace' at the top, got {type(data).__name__}")
-    return data
+    from suanli.simulation.fleet import read_yaml_mapping
+
+    return read_yaml_mapping(path, "sweep file", "trace", SweepError)
 
 
 def load_spec(path: Path | str) -> SweepSpec:
@@ -355,19 +343,15 @@ def workload_of(cell: Cell) -> Workload:
 def _fleet(
     fleet_file: str, kind: str, trace_path: str, options: tuple[tuple[str, Any], ...], max_jobs: int | None
 ) -> Any:
-    from suanli.simulation.fleet import gavel_fleet, load_fleet, openb_fleet, philly_fleet
+    from suanli.simulation.fleet import load_fleet, trace_fleet
 
     if fleet_file != DEFAULT_FLEET:
         return load_fleet(fleet_file)
-    trace = Path(trace_path)
-    if kind == "philly":  # sized for the VCs the (first max_jobs) jobs use
-        return philly_fleet(
-            trace.parent / "philly_vc.csv", _base_workload(kind, trace_path, options, max_jobs, 1.0, None)
-        )
-    if kind == "openb":
-        return openb_fleet(trace.parent / "openb_node_list_gpu_node.csv")
-    if kind == "gavel":
-        return gavel_fleet()
+    # A Philly fleet is sized for the VCs the (first max_jobs) jobs use.
+    workload = _base_workload(kind, trace_path, options, max_jobs, 1.0, None) if kind == "philly" else None
+    own = trace_fleet(kind, trace_path, workload)
+    if own is not None:
+        return own
     raise SweepError(f"a {kind} trace brings no fleet of its own; list fleet files", field="fleets")
 
 

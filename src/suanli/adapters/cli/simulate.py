@@ -231,14 +231,11 @@ def _what_if(
 
 
 def _fleet(kind: str, trace: Path, given: Path | None, workload: Any) -> Any:
-    from suanli.simulation.fleet import gavel_fleet, load_fleet, openb_fleet, philly_fleet
+    from suanli.simulation.fleet import load_fleet, trace_fleet
 
     if given is not None:
         return load_fleet(given)
-    if kind == "philly":
-        return philly_fleet(trace.parent / "philly_vc.csv", workload)
-    if kind == "openb":
-        return openb_fleet(trace.parent / "openb_node_list_gpu_node.csv")
-    if kind == "gavel":
-        return gavel_fleet()
+    own = trace_fleet(kind, trace, workload)
+    if own is not None:
+        return own
     raise InvalidSpec(f"a {kind} trace brings no fleet of its own; give one with --fleet FILE.yaml", field="--fleet")
