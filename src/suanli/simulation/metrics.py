@@ -6,6 +6,8 @@ Definitions (docs/simulation.md):
 - Makespan: from the first submission to the last end.
 - Utilization: accelerator-seconds busy over accelerator-seconds available, from the first
   submission to the makespan's end (CPU pools are not counted).
+- Allocated at full demand (the openb / FGD view, where pods arrive and stay): the share of the
+  fleet's GPUs allocated when the GPUs asked by all arrivals so far first reach the fleet's size.
 - Finish-time fairness (after Themis, NSDI'20): a job's JCT over its run time alone on the
   fleet's fastest model; 1 is as if it had the fleet to itself. Jain's index is taken over the
   groups' (VC, tenant) mean finish-time fairness: 1 when every group is slowed in the same
@@ -46,6 +48,7 @@ class Summary:
     queue_p99_h: float
     makespan_h: float
     utilization: float
+    allocated_at_full_demand: float
     ftf_mean: float
     ftf_max: float
     jain_index: float
@@ -88,6 +91,7 @@ def summarize(result: SimulationResult, watts_per_accelerator: float = WATTS_PER
         queue_p99_h=_percentile(queued, 99),
         makespan_h=(last - first) / 3600,
         utilization=utilization(result.busy, result.capacity, first, last),
+        allocated_at_full_demand=allocated_when_demand_reaches(result, 1.0),
         ftf_mean=_mean(ftf),
         ftf_max=_max(ftf),
         jain_index=jain([sum(v) / len(v) for v in by_group.values()]),
@@ -103,6 +107,27 @@ def summarize(result: SimulationResult, watts_per_accelerator: float = WATTS_PER
         decision_s=result.decision_s,
         wall_s=result.wall_s,
     )
+
+
+def allocation_curve(result: SimulationResult) -> list[tuple[float, float]]:
+    """How much of the fleet is allocated as arrivals grow (the openb / FGD view): at each
+    arrival, (GPUs asked by all arrivals so far, GPUs allocated then), both as shares of the fleet."""
+    if result.capacity <= 0:
+        return []
+    arrivals = sorted(result.records, key=lambda r: r.submit_s)
+    busy, point, asked, curve = result.busy, 0, 0.0, []
+    for record in arrivals:
+        asked += record.job.gpu_demand
+        while point + 1 < len(busy) and busy[point + 1][0] <= record.submit_s:
+            point += 1
+        allocated = busy[point][1] if busy and busy[point][0] <= record.submit_s else 0
+        curve.append((asked / result.capacity, allocated / result.capacity))
+    return curve
+
+
+def allocated_when_demand_reaches(result: SimulationResult, share: float) -> float:
+    """The share of the fleet allocated when arrivals first ask for ``share`` of it; NaN if they never do."""
+    return next((allocated for asked, allocated in allocation_curve(result) if asked >= share), math.nan)
 
 
 def utilization(busy: Sequence[tuple[float, int]], capacity: int, start: float, end: float) -> float:

@@ -7,7 +7,7 @@ import pytest
 from suanli.domain.centers import Pool
 from suanli.simulation.engine import RequestPolicy, Simulation
 from suanli.simulation.fleet import Fleet, FleetCenter
-from suanli.simulation.metrics import jain, summarize, utilization
+from suanli.simulation.metrics import allocation_curve, jain, summarize, utilization
 from suanli.simulation.workload import TraceJob, Workload
 
 
@@ -192,3 +192,13 @@ def test_srtf_fast_sends_each_job_to_the_fastest_free_model() -> None:
     result = Simulation(workload(*jobs, reference="V100"), fleet(*centers), "srtf-fast").run()
     placed = {r.job.id: r.accelerator for r in result.records}
     assert placed == {"short": "A100-80G", "long": "V100"}
+
+
+def test_the_allocation_curve_follows_arrivals_and_what_fits() -> None:
+    # Four GPUs; jobs that never end (as openb pods): 2, then 4 (does not fit next to the 2),
+    # then 2 more. Asked: 50%, 150%, 200% of the fleet; allocated then: 50%, 50%, 100%.
+    forever = 10**9
+    jobs = [job("a", 0, forever, gpus=2), job("b", 10, forever, gpus=4), job("c", 20, forever, gpus=2)]
+    result = Simulation(workload(*jobs), fleet(FleetCenter(name="c", pools=(pool(),))), "fifo").run()
+    assert allocation_curve(result) == [(0.5, 0.5), (1.5, 0.5), (2.0, 1.0)]
+    assert summarize(result).allocated_at_full_demand == 0.5
