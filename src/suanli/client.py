@@ -35,6 +35,7 @@ from suanli.adapters.api.schemas import (
     JobPageOut,
 )
 from suanli.domain.centers import CenterSpec, Pool
+from suanli.domain.errors import field_path
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 
@@ -327,13 +328,6 @@ class SuanliClient:
 # -- YAML files -----------------------------------------------------------------------------------
 
 
-def _loc_text(loc: Sequence[int | str]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _node_at(node: yaml.Node, loc: Sequence[int | str]) -> yaml.Node:
     """The YAML node a validation error points at (as deep as the path can be followed)."""
     for part in loc:
@@ -404,7 +398,7 @@ def _validate_items(path: str | Path, kind: str, model: type[M], items: list[tup
             for e in error.errors():
                 loc = e.get("loc", ())
                 message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-                field = _loc_text(loc)
+                field = field_path(loc)
                 line = _line(_node_at(node, loc))
                 errors.append((f"{kind} {index}{named}, line {line}", f"{field}: {message}" if field else message))
     if errors:

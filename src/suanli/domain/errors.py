@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class SuanliError(Exception):
     """Base of every error Suanli raises on purpose. ``message`` tells a person what to fix."""
@@ -42,3 +48,36 @@ class QuotaExceeded(SuanliError):
 
 class Forbidden(SuanliError):
     title = "Forbidden"
+
+
+def field_path(loc: Iterable[int | str]) -> str:
+    """``("resources", "accelerators", 0)`` -> ``resources.accelerators[0]``: the notation every
+    error that names a field uses (API, CLI, files)."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+E = TypeVar("E", bound=InvalidSpec)
+
+
+def invalid(error: ValidationError, source: str, kind: type[E]) -> E:
+    """One ``kind`` error for all of pydantic's: ``source: a.b: message; c[0]: message``, naming
+    the first bad field. A bad item also makes its list "too short" to pydantic; only the item
+    is reported."""
+    errors = error.errors()
+    errors = [
+        e
+        for e in errors
+        if not (
+            e["type"] == "too_short"
+            and any(o["loc"][: len(e["loc"])] == e["loc"] and o["loc"] != e["loc"] for o in errors)
+        )
+    ]
+    problems = []
+    for e in errors:
+        message, where = str(e["msg"]).removeprefix("Value error, "), field_path(e["loc"])
+        problems.append(f"{where}: {message}" if where else message)
+    first = field_path(errors[0]["loc"]) if errors else ""
+    return kind(f"{source}: {'; '.join(problems)}", field=first or None)

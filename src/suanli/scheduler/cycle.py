@@ -192,10 +192,10 @@ class Scheduler:
             backfilled=reservation is not None,
         )
 
-    def _may_stop(self, explain_waiting: bool, ctx: CycleContext) -> bool:
-        """With the fleet full, later jobs cannot start; the cycle may stop if nobody needs their
-        reasons and the backfill reservation, if any, is made."""
-        return not explain_waiting and (ctx.reservation is not None or not self.profile.backfill)
+    def _reservation_settled(self, ctx: CycleContext) -> bool:
+        """With the fleet full, later jobs cannot start: a cycle that needs no reasons may stop
+        once the backfill reservation, if the profile makes one, is made."""
+        return ctx.reservation is not None or not self.profile.backfill
 
     # -- the cycle -----------------------------------------------------------------------------
     def run_cycle(
@@ -217,7 +217,8 @@ class Scheduler:
         allocations = snapshot.allocations  # grows with this cycle's placements
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
-        full = not _any_free(snapshot)  # no pool has a free slot: checked again after each placement
+        # No pool has a free slot; only a cycle that may stop early looks, after each placement.
+        full = not explain_waiting and not _any_free(snapshot)
         for request in ordered:
             shape = request.shape
             key = shape.plan_key
@@ -236,8 +237,8 @@ class Scheduler:
                 allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
                 allocations[request.job_id] = allocation
                 decisions.append(Decision(request.job_id, choice=choice))
-                full = not _any_free(snapshot)
-                if full and self._may_stop(explain_waiting, ctx):
+                full = not explain_waiting and not _any_free(snapshot)
+                if full and self._reservation_settled(ctx):
                     break
                 continue
             reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
@@ -250,7 +251,7 @@ class Scheduler:
                 )
             if explain_waiting or decision.reservation is not None:
                 decisions.append(decision)
-            if full and self._may_stop(explain_waiting, ctx):
+            if full and self._reservation_settled(ctx):
                 break
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))
 

@@ -231,7 +231,7 @@ class _Run:
         self.snapshot = sim.fresh_snapshot()
         self.capacity = sum(p.total for p in self.snapshot.pools if p.accelerator != CPU)
         self.epoch = sim.workload.epoch_s or 0.0
-        self.shapes: dict[int, SchedulingRequest] = {}  # the arrival-time request of each active job
+        self.arrived_as: dict[int, SchedulingRequest] = {}  # each active job's request as it arrived
         self.waiting: dict[int, SchedulingRequest] = {}
         self.running: dict[int, _Running] = {}
         self.left = [1.0] * len(self.jobs)  # fraction of each job's work not done yet
@@ -311,7 +311,7 @@ class _Run:
             record.end_s = end
             total, count = self.history.get(record.job.group, (0.0, 0))
             self.history[record.job.group] = (total + record.job.duration_s, count + 1)
-            del self.shapes[index]
+            del self.arrived_as[index]
             done.append(index)
         if done:
             self.finished += len(done)
@@ -323,7 +323,7 @@ class _Run:
         if self.profile.estimates == "history":  # QSSF: predicted once, from what ended before it came
             total, count = self.history.get(self.jobs[index].group, (0.0, 0))
             request = replace(request, expected_s=total / count if count else None)
-        self.shapes[index] = request
+        self.arrived_as[index] = request
         self.waiting[index] = self._request(index)
 
     def _keys_due(self, now: float) -> bool:
@@ -336,7 +336,7 @@ class _Run:
 
     def _request(self, index: int) -> SchedulingRequest:
         """The job's request with its service so far and, if the profile wants it, what it still needs."""
-        base = self.shapes[index]
+        base = self.arrived_as[index]
         expected = base.expected_s
         if self.profile.estimates == "oracle":
             expected = self.left[index] * self.jobs[index].duration_s
@@ -378,7 +378,7 @@ class _Run:
         for rank, (index, model) in enumerate(chosen):
             if index in kept:
                 continue
-            base = self.shapes[index]
+            base = self.arrived_as[index]
             shape = self.on_model.get((index, model))
             if shape is None:
                 alternatives = tuple(a for a in base.shape.alternatives if a[0] == model)
@@ -397,7 +397,7 @@ class _Run:
             model = self.records[index].accelerator
             received[model] = received.get(model, 0.0) + self.now - running.placed_at
         throughputs = job.throughputs or {m: self.sim.catalog.throughput(m) for m in self.share_capacity}
-        return ShareJob(index, self.shapes[index].accelerators, throughputs, received, self.now - job.submit_s)
+        return ShareJob(index, self.arrived_as[index].accelerators, throughputs, received, self.now - job.submit_s)
 
     def _replan(self, active: list[SchedulingRequest] | None = None) -> None:
         """Schedules every active job afresh on an empty fleet, in queue order; running jobs that

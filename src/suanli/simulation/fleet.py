@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from suanli.domain.accelerators import AcceleratorCatalog, ExtraAccelerator
 from suanli.domain.centers import Backend, CenterKind, CenterSpec, Name, Pool
-from suanli.domain.errors import InvalidSpec
+from suanli.domain.errors import InvalidSpec, invalid
 from suanli.simulation.catalog import TRACE_ACCELERATORS, trace_catalog
 from suanli.simulation.traces._table import BadField, collect, integer, open_table
 from suanli.simulation.traces.errors import TraceError
@@ -146,19 +146,7 @@ def fleet_from_dict(data: object, source: str = "the fleet") -> Fleet:
     try:
         return Fleet.model_validate(data).canonical()
     except ValidationError as error:
-        errors = error.errors()
-        # A bad item also makes its list "too short" to pydantic; report the item only.
-        errors = [
-            e
-            for e in errors
-            if not (
-                e["type"] == "too_short"
-                and any(o["loc"][: len(e["loc"])] == e["loc"] and o["loc"] != e["loc"] for o in errors)
-            )
-        ]
-        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in errors)
-        first = _path(errors[0]["loc"]) if errors else None
-        raise FleetError(f"{source}: {problems}", field=first or None) from None
+        raise invalid(error, source, FleetError) from None
 
 
 def read_yaml_mapping(path: Path | str, what: str, top: str, error: type[InvalidSpec]) -> dict[str, Any]:
@@ -201,18 +189,6 @@ def trace_fleet(kind: str, trace: Path | str, workload: Workload | None = None) 
 def dump_fleet(fleet: Fleet) -> str:
     """YAML that :func:`load_fleet` reads back to an equal fleet."""
     return yaml.safe_dump(fleet.model_dump(mode="json"), sort_keys=False)
-
-
-def _problem(loc: Sequence[int | str], message: str) -> str:
-    message = message.removeprefix("Value error, ")
-    return f"{_path(loc)}: {message}" if loc else message
-
-
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _pool(

@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from suanli.domain.errors import InvalidSpec, SuanliError
+from suanli.domain.errors import InvalidSpec, SuanliError, invalid
 from suanli.simulation.workload import Workload
 
 GENERATED = frozenset({"gavel"})  # trace kinds whose load is an arrival rate (and which take a seed)
@@ -160,10 +160,7 @@ def spec_from_dict(data: object, source: str = "the sweep", base: Path | None = 
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as error:
-        errors = error.errors()
-        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in errors)
-        first = _path(errors[0]["loc"]) if errors else None
-        raise SweepError(f"{source}: {problems}", field=first or None) from None
+        raise invalid(error, source, SweepError) from None
     if base is not None:
         spec = spec.model_copy(
             update={
@@ -190,18 +187,6 @@ def load_spec(path: Path | str) -> SweepSpec:
 def _under(base: Path, path: Path) -> Path:
     path = path.expanduser()
     return path if path.is_absolute() else base / path
-
-
-def _problem(loc: Sequence[int | str], message: str) -> str:
-    message = message.removeprefix("Value error, ")
-    return f"{_path(loc)}: {message}" if loc else message
-
-
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 # -- cells ------------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ class Cluster:
         self.client.add_center({"name": name, "owner": "test", "kind": "ai", "region": "test", "pools": [pool]})
         return self.client.mint_center_token(name).token
 
-    def start_agent(self, center: str, token: str) -> AgentProcess:
+    def start_agent(self, center: str, token: str, accelerators: str = DECLARED, timeout_s: float = 15) -> AgentProcess:
+        """A real `suanli agent` for ``center``, run in its own work dir; returns once it said hello."""
         work = self.root / f"agent-{center}"
         work.mkdir(parents=True, exist_ok=True)
         log = work / "agent.log"
@@ -76,10 +77,13 @@ class Cluster:
         env["SUANLI_AGENT_TOKEN"] = token
         env["PYTHONUNBUFFERED"] = "1"
         env["SUANLI_HOME"] = str(work)
+        # Jobs that run `python3` get this interpreter (and its packages), virtualenv or not.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "suanli.adapters.cli.main", "agent", "--server", self.server.url]
-                + ["--accelerators", DECLARED, "--work-dir", str(work), "--cancel-grace", "2"],
+                + ["--accelerators", accelerators, "--work-dir", str(work), "--cancel-grace", "2"],
+                cwd=work,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -87,7 +91,7 @@ class Cluster:
             )
         agent = AgentProcess(center, process, log)
         self.agents.append(agent)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + timeout_s
         while "serving center" not in agent.output():
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the agent did not connect:\n{agent.output()}")

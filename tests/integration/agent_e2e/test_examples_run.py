@@ -25,46 +25,12 @@ from pathlib import Path
 import pytest
 
 from suanli.client import JobOut, SuanliClient
-from tests.integration.agent_e2e.conftest import SERVER_SETTINGS, AgentProcess, Cluster
+from tests.integration.agent_e2e.conftest import SERVER_SETTINGS, Cluster
 from tests.servers import start_server
 
 REPO = Path(__file__).resolve().parents[3]
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 WAIT_S = 120  # two shared cores: generous, but every wait polls and returns as soon as it can
-
-
-def agent_env(token: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-    env.update(SUANLI_AGENT_TOKEN=token, SUANLI_HOME=str(home), PYTHONUNBUFFERED="1")
-    # The examples run `python3`: make it this interpreter (and its numpy), virtualenv or not.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def start_agent(cluster: Cluster, center: str, argv: list[str]) -> AgentProcess:
-    """Registers ``center`` and starts ``python argv`` (``{work}`` stands for its work dir) in its
-    work dir; returns once it has said hello."""
-    work = cluster.root / f"agent-{center}"
-    work.mkdir(parents=True, exist_ok=True)
-    log = work / "agent.log"
-    token = cluster.add_center(center)  # its pool is replaced by what the agent reports at hello
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, *(arg.replace("{work}", str(work)) for arg in argv)],
-            cwd=work,
-            env=agent_env(token, work),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    agent = AgentProcess(center, process, log)
-    cluster.agents.append(agent)
-    deadline = time.monotonic() + 60
-    while "serving center" not in agent.output():
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the agent of {center} did not connect:\n{agent.output()}")
-        time.sleep(0.1)
-    return agent
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +39,8 @@ def examples_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
     server = start_server(root / "server", listen_port=None, **SERVER_SETTINGS)
     cluster = Cluster(server, SuanliClient(server.url, timeout=30), root)
     try:
-        cli_agent = ["-m", "suanli.adapters.cli.main", "agent", "--server", server.url, "--work-dir", "{work}"]
-        start_agent(cluster, "local", [*cli_agent, "--accelerators", "CPU:1", "--cancel-grace", "2"])
-        start_agent(cluster, "gang-slots", [*cli_agent, "--accelerators", "CPU:2x1", "--cancel-grace", "2"])
+        for center, slots in (("local", "CPU:1"), ("gang-slots", "CPU:2x1")):
+            cluster.start_agent(center, cluster.add_center(center), accelerators=slots, timeout_s=60)
         yield cluster
     finally:
         cluster.close()

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-ADDRESS = os.environ.get("SUANLI_RAY_ADDRESS", "http://127.0.0.1:8265")
-
-
-def lab_unavailable(address: str = ADDRESS) -> str | None:
-    try:
-        import ray.job_submission  # noqa: F401
-    except ImportError:
-        return "ray is not installed (pip install 'suanli[ray]')"
-    try:
-        with urllib.request.urlopen(f"{address}/api/version", timeout=2) as answer:
-            if answer.status == 200:
-                return None
-    except OSError:
-        pass
-    return f"no Ray lab answers at {address} (start it: bash scripts/lab/ray-up.sh)"
+from tests.conformance.backend_ray import ADDRESS
+from tests.conformance.backend_ray import unavailable as lab_unavailable
 
 
 @pytest.fixture

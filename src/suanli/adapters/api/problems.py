@@ -41,6 +41,7 @@ from suanli.domain.errors import (
     StaleVersion,
     SuanliError,
 )
+from suanli.domain.errors import field_path as domain_field_path
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -95,13 +96,7 @@ def field_path(loc: Iterable[int | str]) -> str:
         location = parts.pop(0)
         if not parts:
             return str(location)
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
+    return domain_field_path(parts)
 
 
 def _message(error: Mapping[str, Any]) -> str:

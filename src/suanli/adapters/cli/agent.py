@@ -133,7 +133,7 @@ def agent(
     Ray (docs/connect-ray.md): suanli agent --server URL --backend ray --ray-address http://127.0.0.1:8265 --gpu-model A100-80G
     """  # noqa: E501
     from suanli.agent.client import AgentClient, HelloAnswer
-    from suanli.agent.runner import Agent, AgentFatal
+    from suanli.agent.runner import Agent
 
     if backend not in BACKENDS:
         raise error(f"unknown backend {backend!r}; this release has: {', '.join(BACKENDS)}", code=EXIT_BAD_INPUT)
@@ -246,12 +246,18 @@ def agent(
         thread.join(timeout=1.0)  # a long poll in flight is abandoned: the process exits
         executor.close()
         client.close()
-    if failure:
-        exc = failure[0]
-        if isinstance(exc, AgentFatal):
-            raise error(str(exc), code=EXIT_SERVER)
-        raise exc
+    raise_failure(failure)
     typer.echo("Suanli agent stopped")
+
+
+def raise_failure(failure: list[BaseException]) -> None:
+    """Re-raises what ended an agent thread: a refusal by the server as a one-line error."""
+    from suanli.agent.runner import AgentFatal
+
+    if failure:
+        if isinstance(failure[0], AgentFatal):
+            raise error(str(failure[0]), code=EXIT_SERVER)
+        raise failure[0]
 
 
 def _first_pools(executor: Executor, backend: str) -> list[Pool]:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from suanli.adapters.cli.output import EXIT_SERVER, error
+from suanli.adapters.cli.agent import raise_failure
 
 GRACEFUL_SHUTDOWN_S = 1
 # The agent's long polls are short here (work still arrives at once), so that it stops within
@@ -60,7 +60,7 @@ def up(
     from suanli.agent.client import AgentClient, HelloAnswer
     from suanli.agent.executor import Executor
     from suanli.agent.local import LocalExecutor
-    from suanli.agent.runner import Agent, AgentFatal
+    from suanli.agent.runner import Agent
     from suanli.agent.simulated import SimulatedExecutor
     from suanli.composition import build_container
     from suanli.domain.centers import Backend, CenterKind, CenterSpec
@@ -192,9 +192,5 @@ def up(
             client.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if failure:
-        exc = failure[0]
-        if isinstance(exc, AgentFatal):
-            raise error(str(exc), code=EXIT_SERVER)
-        raise exc
+    raise_failure(failure)
     typer.echo("Suanli stopped")
