@@ -1,7 +1,7 @@
 """Simulator speed: full trace replays, and the scheduler's decision time per round as the fleet grows.
 
 Targets (issue 5): the whole Philly trace (82,247 jobs) on the Philly fleet in at most 20 s with
-FIFO (60 s with preemptive LAS, not built yet), under 2 GB; one Gavel-setup run (about 6,000
+FIFO and 60 s with preemptive LAS, under 2 GB; one Gavel-setup run (about 6,000
 jobs, 108 GPUs) at 5.6 jobs/h in under 30 s; decision time per round near linear in fleet size.
 
 Run: ``python benchmarks/bench_simulator.py [--traces DIR] [--only philly|gavel|scaling]``.
@@ -109,9 +109,9 @@ def main() -> None:
     if args.only in (None, "scaling"):
         rows += [scaling(gpus) for gpus in (100, 1_000, 10_000, 100_000)]
     if args.only in (None, "gavel"):
-        rows.append(gavel(args.traces, "fifo", 5.6))
+        rows += [gavel(args.traces, profile, 5.6) for profile in ("fifo", "gavel", "suanli-jct")]
     if args.only in (None, "philly"):
-        rows += [philly(args.traces, "fifo"), philly(args.traces, "default")]
+        rows += [philly(args.traces, profile) for profile in ("fifo", "default", "las")]
     print(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores", "results": rows}, indent=2))
 
 

@@ -51,6 +51,13 @@ class Pool(BaseModel):
     nodes: int = Field(ge=0, le=1_000_000)
     price_per_accelerator_hour: float = Field(ge=0, description="CNY per accelerator-hour")
     carbon_intensity: float = Field(default=500.0, ge=0, description="gCO2 per kWh of the site's power")
+    share_gpus: bool = Field(
+        default=False,
+        description=(
+            "jobs may share a GPU (a one-GPU job may ask for part of one) and CPU-only jobs may use the "
+            "nodes' CPUs; the scheduler then tracks each GPU's share and each node's CPUs and memory"
+        ),
+    )
 
     @property
     def accelerators(self) -> int:
@@ -60,6 +67,8 @@ class Pool(BaseModel):
     def _cpu_pool_counts_cores(self) -> Pool:
         if self.accelerator == CPU and self.accelerators_per_node > self.cpus_per_node:
             raise ValueError("a CPU pool's accelerators_per_node is its cores and cannot exceed cpus_per_node")
+        if self.accelerator == CPU and self.share_gpus:
+            raise ValueError("share_gpus is for GPU pools; a CPU pool has no GPUs to share")
         return self
 
 

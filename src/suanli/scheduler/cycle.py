@@ -28,8 +28,10 @@ from suanli.scheduler.framework import (
     Rejection,
     ScorePlugin,
 )
+from suanli.scheduler.packing import Mix, shared_best_fit
 from suanli.scheduler.registry import FILTERS, PROFILES, QUEUE_ORDERS, SCORES, Profile, load_builtin_plugins
 from suanli.scheduler.request import SchedulingRequest, Shape
+from suanli.scheduler.sharing import demand_of
 from suanli.scheduler.snapshot import Allocation, Snapshot
 
 
@@ -81,6 +83,7 @@ class Scheduler:
         self.static_scores: list[tuple[ScorePlugin, float]] = [(s, w) for s, w in scores if not s.dynamic]
         self.dynamic_scores: list[tuple[ScorePlugin, float]] = [(s, w) for s, w in scores if s.dynamic]
         self.dynamic_weight = sum(w for _, w in self.dynamic_scores)  # scores are at most 1
+        self.needs_mix = any(s.needs_mix for s, _ in scores)
 
     # -- step 3, static half: once per shape ---------------------------------------------------
     def _plan(self, shape: Shape, snapshot: Snapshot, ctx: CycleContext) -> _ShapePlan:
@@ -171,13 +174,28 @@ class Scheduler:
         reservation = ctx.reservation
         guarded = reservation is not None and pool is reservation.pool and not reservation.ends_in_time(shape, ctx.now)
         projected = reservation.projected_free if guarded and reservation else None
-        nodes = pool.choose_nodes(shape.nodes, candidate.slots, projected)
-        assert nodes is not None, "a candidate that passed the fit filter has nodes"
+        # Scores first: a node-choosing score leaves the node it picked in ctx.picks.
+        dynamic = tuple((s.name, w * s.score(shape, candidate, (candidate,), ctx)) for s, w in self.dynamic_scores)
+        gpus: tuple[tuple[int, ...], ...] = ()
+        demand = None
+        if pool.shared is None:
+            nodes = pool.choose_nodes(shape.nodes, candidate.slots, projected)
+            assert nodes is not None, "a candidate that passed the fit filter has nodes"
+            pool.take(nodes, candidate.slots)
+        else:
+            demand = demand_of(shape, candidate.slots)
+            picked = ctx.picks.pop(pool.index, None)
+            if picked is not None and projected is None and shape.nodes == 1:
+                placement = [(picked[1], picked[2])]
+            else:
+                placement = shared_best_fit(pool.shared, demand, shape.nodes, projected)
+            nodes = [node for node, _ in placement]
+            gpus = tuple(on for _, on in placement)
+            for node, on in placement:
+                pool.take_shared(node, on, demand)
         if projected is not None:
             for node in nodes:
                 projected[node] -= candidate.slots
-        dynamic = tuple((s.name, w * s.score(shape, candidate, (candidate,), ctx)) for s, w in self.dynamic_scores)
-        pool.take(nodes, candidate.slots)
         return Choice(
             center=pool.center,
             pool=pool.name,
@@ -190,6 +208,8 @@ class Scheduler:
             total=total,
             runner_up=runner_up,
             backfilled=reservation is not None,
+            gpus=gpus,
+            demand=demand,
         )
 
     def _reservation_settled(self, ctx: CycleContext) -> bool:
@@ -208,7 +228,7 @@ class Scheduler:
         the placed jobs and the reservation, and the cycle stops early once no pool has a free
         slot left and the reservation is made: nothing after that could start. The placements
         are the same either way."""
-        ctx = CycleContext(now=now)
+        ctx = CycleContext(now=now, mix=snapshot.mix)
         plans: dict[Shape, _ShapePlan] = {}
         # Capacity only shrinks during a cycle, so a shape that could not start stays unable to.
         # Backfill alone depends on the time limit: a shape it blocked at limit T stays blocked at
@@ -217,6 +237,8 @@ class Scheduler:
         allocations = snapshot.allocations  # grows with this cycle's placements
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
+        if ctx.mix is None and self.needs_mix:  # no target workload given: keep room for the queue
+            ctx.mix = Mix(demand_of(r.shape, r.shape.alternatives[0][1]) for r in ordered if r.shape.alternatives)
         # No pool has a free slot; only a cycle that may stop early looks, after each placement.
         full = not explain_waiting and not _any_free(snapshot)
         for request in ordered:
@@ -234,7 +256,15 @@ class Scheduler:
             choice, rejected = self._choose(shape, plan, ctx, filters)
             if choice is not None:
                 end = now + shape.time_limit if shape.time_limit is not None else None
-                allocation = Allocation(request.job_id, choice.pool_index, choice.node_indices, choice.slots, end)
+                allocation = Allocation(
+                    request.job_id,
+                    choice.pool_index,
+                    choice.node_indices,
+                    choice.slots,
+                    end,
+                    choice.gpus,
+                    choice.demand,
+                )
                 allocations[request.job_id] = allocation
                 decisions.append(Decision(request.job_id, choice=choice))
                 full = not explain_waiting and not _any_free(snapshot)

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from suanli.scheduler.packing import Mix, Pick
 from suanli.scheduler.request import SchedulingRequest, Shape
+from suanli.scheduler.sharing import Demand
 from suanli.scheduler.snapshot import PoolState
 
 if TYPE_CHECKING:
@@ -26,6 +28,9 @@ class CycleContext:
 
     now: float
     reservation: Reservation | None = None
+    mix: Mix | None = None  # the workload packing keeps room for (scheduler/packing.py)
+    # The node a node-choosing score picked in a pool (by pool index), for the job being placed.
+    picks: dict[int, Pick] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,7 @@ class ScorePlugin:
 
     name: ClassVar[str]
     dynamic: ClassVar[bool] = False
+    needs_mix: ClassVar[bool] = False  # reads ``ctx.mix``
 
     def score(self, shape: Shape, candidate: Candidate, candidates: Sequence[Candidate], ctx: CycleContext) -> float:
         raise NotImplementedError
@@ -122,6 +128,8 @@ class Choice:
     total: float
     runner_up: tuple[str, float] | None = None
     backfilled: bool = False
+    gpus: tuple[tuple[int, ...], ...] = ()  # per node, on a pool that shares GPUs
+    demand: Demand | None = None  # what it takes per node there
 
     def reason(self) -> str:
         parts = ", ".join(f"{name} {value:.2f}" for name, value in self.scores)

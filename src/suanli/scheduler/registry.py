@@ -68,7 +68,9 @@ class Profile(BaseModel):
     estimates: str = Field(default="none", pattern="^(none|oracle|history)$")
     # A round-based time-sharing policy (scheduler/timeshare.py) choosing who runs on which
     # model each round; the queue order then keeps its choice (queue_order: priority).
-    time_share: str = Field(default="", pattern="^(|max-min-fairness|max-min-fairness-agnostic)$")
+    time_share: str = Field(
+        default="", pattern="^(|max-min-fairness|max-min-fairness-agnostic|fair-throughput|fair-throughput-attained)$"
+    )
 
     @field_validator("scores")
     @classmethod
@@ -117,8 +119,22 @@ PROFILES: dict[str, Profile] = {
         estimates="oracle",
         scores={"speed": 1.0},
     ),
+    # Packing GPU-sharing pods (the openb traces): which node and GPU each pod goes to.
+    "fgd": Profile(name="fgd", queue_order="fifo", backfill=False, scores={"fragmentation": 1.0}),
+    "best-fit": Profile(name="best-fit", queue_order="fifo", backfill=False, scores={"best-fit": 1.0}),
+    "random-fit": Profile(name="random-fit", queue_order="fifo", backfill=False, scores={"random": 1.0}),
     "gavel": Profile(name="gavel", backfill=False, preemptive=True, time_share="max-min-fairness"),
     "gavel-agnostic": Profile(
         name="gavel-agnostic", backfill=False, preemptive=True, time_share="max-min-fairness-agnostic"
+    ),
+    # Suanli's own time sharing for average JCT (timeshare.FairThroughput): each round, the most
+    # normalized throughput with comparative advantage across models, weighted by finish-time
+    # fairness so far, which also keeps any job from starving. "suanli-jct" reads the trace's true
+    # run times (oracle), as srtf does; "suanli-jct-attained" only the service jobs received.
+    "suanli-jct": Profile(
+        name="suanli-jct", backfill=False, preemptive=True, estimates="oracle", time_share="fair-throughput"
+    ),
+    "suanli-jct-attained": Profile(
+        name="suanli-jct-attained", backfill=False, preemptive=True, time_share="fair-throughput-attained"
     ),
 }

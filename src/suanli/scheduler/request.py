@@ -14,7 +14,7 @@ class Shape:
 
     alternatives: tuple[tuple[str, int], ...]  # (accelerator model, per-node count)
     nodes: int
-    cpus: int
+    cpus: float  # per node
     memory_gb: float
     regions: frozenset[str]
     center_kinds: frozenset[str]
@@ -22,6 +22,9 @@ class Shape:
     max_price_per_hour: float | None
     deadline: float | None  # epoch seconds
     time_limit: float | None  # seconds
+    # The share of each accelerator in milli (1000: whole ones). Below 1000 only for a job on one
+    # accelerator of one node, which then runs only on pools that share GPUs (scheduler/sharing.py).
+    gpu_milli: int = 1000
     # Derived once: shapes are dictionary keys on the scheduler's hot path.
     _hash: int = field(init=False, repr=False, compare=False)
     plan_key: Shape = field(init=False, repr=False, compare=False)
@@ -39,9 +42,9 @@ class Shape:
             self.max_price_per_hour,
             self.deadline,
         )
-        object.__setattr__(self, "_hash", hash((*common, self.time_limit)))
+        object.__setattr__(self, "_hash", hash((*common, self.time_limit, self.gpu_milli)))
         # Static filters read the time limit only to check a deadline; backfill reads it per job.
-        key = self if self.time_limit is None or self.deadline is not None else Shape(*common, None)
+        key = self if self.time_limit is None or self.deadline is not None else Shape(*common, None, self.gpu_milli)
         object.__setattr__(self, "plan_key", key)
 
     def __hash__(self) -> int:
@@ -64,6 +67,7 @@ class Shape:
             and self.centers == other.centers
             and self.max_price_per_hour == other.max_price_per_hour
             and self.deadline == other.deadline
+            and self.gpu_milli == other.gpu_milli
         )
 
 
@@ -102,7 +106,14 @@ class SchedulingRequest:
 
 
 def simple_shape(
-    model: str, count: int, nodes: int = 1, *, time_limit: float | None = None, cpus: int = 1, memory_gb: float = 1.0
+    model: str,
+    count: int,
+    nodes: int = 1,
+    *,
+    time_limit: float | None = None,
+    cpus: float = 1,
+    memory_gb: float = 1.0,
+    gpu_milli: int = 1000,
 ) -> Shape:
     """A shape with no constraints: handy for simulators, benchmarks and tests."""
     return Shape(
@@ -116,4 +127,5 @@ def simple_shape(
         max_price_per_hour=None,
         deadline=None,
         time_limit=time_limit,
+        gpu_milli=gpu_milli,
     )

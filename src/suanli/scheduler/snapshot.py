@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from suanli.domain.centers import Center
+from suanli.scheduler.packing import Mix
+from suanli.scheduler.sharing import WHOLE, Demand, SharedNodes
 
 
 @dataclass(slots=True)
@@ -45,6 +47,9 @@ class PoolState:
     slot_of: list[int] = field(default_factory=list)
     free_total: int = 0
     total: int = 0
+    # Set for a pool whose GPUs jobs share: its nodes tracked GPU by GPU (scheduler/sharing.py);
+    # ``free`` then counts each node's wholly free GPUs.
+    shared: SharedNodes | None = None
 
     def __post_init__(self) -> None:
         self.total = self.per_node * self.nodes
@@ -129,16 +134,38 @@ class PoolState:
         self.free_total += n * slots
         self.load.used -= n * slots
 
+    def take_shared(self, node: int, gpus: tuple[int, ...], demand: Demand) -> None:
+        assert self.shared is not None
+        self.shared.take(node, gpus, demand)
+        self._sync(node)
+
+    def give_back_shared(self, node: int, gpus: tuple[int, ...], demand: Demand) -> None:
+        assert self.shared is not None
+        self.shared.give_back(node, gpus, demand)
+        self._sync(node)
+
+    def _sync(self, node: int) -> None:
+        """Whole-GPU counts follow the node's per-GPU state."""
+        assert self.shared is not None
+        before, after = self.free[node], self.shared.whole_free(node)
+        if after != before:
+            self._move(node, before, after)
+            self.free_total += after - before
+            self.load.used -= after - before
+
 
 @dataclass(slots=True)
 class Allocation:
-    """Capacity a job holds (or will hold): where, how much, and until when if known."""
+    """Capacity a job holds (or will hold): where, how much, and until when if known. On a pool
+    that shares GPUs, also which GPUs of each node and what it takes there."""
 
     job_id: int
     pool: int
     node_indices: tuple[int, ...]
     slots: int
     expected_end: float | None
+    gpus: tuple[tuple[int, ...], ...] = ()
+    demand: Demand | None = None
 
 
 @dataclass(slots=True)
@@ -147,6 +174,8 @@ class Snapshot:
     allocations: dict[int, Allocation]  # by job id: a finished job gives its capacity back in O(1)
     by_model: dict[str, list[PoolState]] = field(default_factory=dict)
     centers: dict[str, CenterLoad] = field(default_factory=dict)
+    # The workload fragmentation-aware packing keeps room for; None: the cycle's queue.
+    mix: Mix | None = None
 
     def __post_init__(self) -> None:
         self.by_model = {}
@@ -187,6 +216,11 @@ class Snapshot:
                     carbon_intensity=spec.carbon_intensity,
                     throughput=throughput.get(spec.accelerator, 1.0),
                     load=load,
+                    shared=SharedNodes(
+                        spec.nodes, spec.accelerators_per_node, spec.cpus_per_node, spec.memory_gb_per_node
+                    )
+                    if spec.share_gpus
+                    else None,
                 )
                 load.total += pool.total
                 pools.append(pool)
@@ -197,8 +231,16 @@ class Snapshot:
             if holder is None:
                 continue
             valid = tuple(n for n in nodes if n < holder.nodes and holder.free[n] >= slots)
-            holder.take(valid, slots)
-            held[job_id] = Allocation(job_id, holder.index, valid, slots, end)
+            if holder.shared is None:
+                holder.take(valid, slots)
+                held[job_id] = Allocation(job_id, holder.index, valid, slots, end)
+                continue
+            # Placements come back as whole accelerators per node: they take wholly free GPUs.
+            demand = Demand(slots, WHOLE, 0, 0)
+            gpus = tuple(holder.shared.gpus_for(n, demand) for n in valid)
+            for node, on in zip(valid, gpus, strict=True):
+                holder.take_shared(node, on, demand)
+            held[job_id] = Allocation(job_id, holder.index, valid, slots, end, gpus, demand)
         return cls(pools, held)
 
     def undo(self, job_ids: Iterable[int]) -> None:
@@ -206,5 +248,11 @@ class Snapshot:
         work that ended)."""
         for job_id in job_ids:
             allocation = self.allocations.pop(job_id, None)
-            if allocation is not None:
-                self.pools[allocation.pool].give_back(allocation.node_indices, allocation.slots)
+            if allocation is None:
+                continue
+            pool = self.pools[allocation.pool]
+            if allocation.demand is None:
+                pool.give_back(allocation.node_indices, allocation.slots)
+                continue
+            for node, gpus in zip(allocation.node_indices, allocation.gpus, strict=True):
+                pool.give_back_shared(node, gpus, allocation.demand)

@@ -24,10 +24,12 @@ from suanli.domain.accelerators import CPU, AcceleratorCatalog
 from suanli.domain.centers import Center
 from suanli.scheduler.cycle import Scheduler
 from suanli.scheduler.framework import Choice
+from suanli.scheduler.packing import Mix
 from suanli.scheduler.registry import Profile
 from suanli.scheduler.request import SchedulingRequest, Shape
+from suanli.scheduler.sharing import WHOLE, demand_of
 from suanli.scheduler.snapshot import Snapshot
-from suanli.scheduler.timeshare import Allocation, MaxMinFairness, ShareJob
+from suanli.scheduler.timeshare import Allocation, ShareJob, time_share_policy
 from suanli.simulation.fleet import Fleet
 from suanli.simulation.workload import TraceJob, Workload
 
@@ -47,12 +49,13 @@ class JobRecord:
     accelerator: str = ""
     nodes: tuple[int, ...] = ()  # node indices in its pool
     accelerators: int = 0  # held while it ran, over all its nodes
+    gpus_held: float = 0.0  # the same, counting a shared GPU by its share
     price_per_hour: float = 0.0
     carbon_intensity: float = 0.0
     why_not: str = ""  # for a job that never ran: the scheduler's reasons
     preemptions: int = 0
     held_s: float = 0.0  # seconds it held accelerators, over all its runs
-    accelerator_s: float = 0.0  # accelerator-seconds held
+    accelerator_s: float = 0.0  # accelerator-seconds held (shared GPUs by their share)
     cost: float = 0.0  # what its placements cost, at the scheduler's prices
     ideal_s: float = 0.0  # its run time alone on the fleet's fastest model
 
@@ -75,7 +78,7 @@ class SimulationResult:
     fleet: str
     profile: str
     records: list[JobRecord]
-    busy: list[tuple[float, int]]  # (time, accelerators busy from then on): a step function
+    busy: list[tuple[float, float]]  # (time, accelerators busy from then on): a step function
     capacity: int  # accelerators in the fleet (CPU cores not counted)
     cycles: int
     decision_s: float  # wall time spent inside the scheduler's cycles
@@ -124,11 +127,20 @@ class Simulation:
         self.throughput = {model.name: model.throughput for model in self.catalog}
         self._group_centers = self.fleet.group_centers()
         models: dict[str, int] = {}
+        shared: set[str] = set()
         for spec in self.fleet.center_specs():
             for pool in spec.pools:
                 if pool.accelerator != CPU:
                     models[pool.accelerator] = max(models.get(pool.accelerator, 0), pool.accelerators_per_node)
+                if pool.share_gpus:
+                    shared.add(pool.accelerator)
         self._gpu_models = models  # model -> the most it has on one node
+        self._shared_models = sorted(shared)  # models with pools that share GPUs
+        # The target workload fragmentation-aware packing keeps room for: the trace's own mix.
+        self.mix: Mix | None = None
+        if self.scheduler.needs_mix:
+            asked = (self.request_for(index, job).shape for index, job in enumerate(workload.jobs))
+            self.mix = Mix(demand_of(shape, shape.alternatives[0][1]) for shape in asked)
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -148,22 +160,26 @@ class Simulation:
             if not alternatives:  # too big for any node: asked as is, the scheduler says why
                 alternatives = [(model, job.gpus) for model in self._gpu_models] or [("GPU", job.gpus)]
                 nodes = nodes or 1
-            cpus = max(1, int(job.cpus) or self.requests.cpus_per_accelerator * alternatives[0][1])
+            if job.gpu_milli < WHOLE:  # part of one GPU: only pools that share GPUs offer that
+                alternatives = [(model, 1) for model in self._shared_models] or alternatives
+            cpus = job.cpus / nodes if job.cpus > 0 else float(self.requests.cpus_per_accelerator * alternatives[0][1])
         else:
             nodes = job.nodes or 1
-            alternatives = [(CPU, max(1, math.ceil(job.cpus)))]
-            cpus = alternatives[0][1]
+            # Its cores on a CPU pool, or the CPUs of a node whose GPUs are shared.
+            alternatives = [(CPU, max(1, math.ceil(job.cpus))), *((model, 0) for model in self._shared_models)]
+            cpus = job.cpus if job.cpus > 0 else float(alternatives[0][1])
         shape = Shape(
             alternatives=tuple(alternatives),
             nodes=nodes,
             cpus=cpus,
-            memory_gb=0.0,
+            memory_gb=job.memory_gb / nodes,
             regions=frozenset(),
             center_kinds=frozenset(),
             centers=self._group_centers.get(job.group, frozenset()),
             max_price_per_hour=None,
             deadline=None,
             time_limit=max(1.0, job.duration_s) if self.requests.oracle_time_limits else None,
+            gpu_milli=job.gpu_milli if job.gpus == 1 else WHOLE,
         )
         return SchedulingRequest(job_id, 0, shape, job.group or "default")
 
@@ -187,7 +203,9 @@ class Simulation:
         )
 
     def fresh_snapshot(self) -> Snapshot:
-        return Snapshot.build(self.centers, [], self.throughput)
+        snapshot = Snapshot.build(self.centers, [], self.throughput)
+        snapshot.mix = self.mix
+        return snapshot
 
     def _tick(self, moment: float) -> float:
         """The moment the scheduler sees an event at ``moment``: at once, or the next tick of its timer."""
@@ -240,17 +258,16 @@ class _Run:
         self.ends: list[tuple[float, int, int]] = []  # heap of (end time, job, version)
         self.changes: list[tuple[float, int, int]] = []  # heap of (when its queue key changes, job, version)
         self.history: dict[str, tuple[float, int]] = {}  # group -> (sum of durations, finished jobs)
-        self.busy = 0
-        self.timeline: list[tuple[float, int]] = [(0.0, 0)]
+        self.busy = 0.0
+        self.freed = False  # capacity was given back since the last cycle
+        self.timeline: list[tuple[float, float]] = [(0.0, 0.0)]
         self.cycles = 0
         self.decision_s = 0.0
         self.cycle_times: list[float] = []
         self.finished = 0
         self.now = 0.0
         self.received: list[dict[str, float]] = [{} for _ in self.jobs]  # seconds held per model
-        self.share = (
-            MaxMinFairness(aware=self.profile.time_share == "max-min-fairness") if self.profile.time_share else None
-        )
+        self.share = time_share_policy(self.profile.time_share) if self.profile.time_share else None
         self.share_capacity: dict[str, int] = {}
         for pool in self.snapshot.pools:
             if pool.accelerator != CPU:
@@ -287,7 +304,7 @@ class _Run:
                     if not self._round() and not self.running and next_arrival >= len(jobs):
                         break  # what waits can never be placed
             elif self.waiting:
-                self._cycle(self.snapshot, list(self.waiting.values()))
+                self._cycle(self.snapshot, self._worth_trying(arrived))
                 # A waiting job can come to deserve a running job's place only by arriving (waiting
                 # jobs' keys do not move) or by a running job's key moving back.
                 newcomer = any(index in self.waiting for index in arrived)
@@ -314,9 +331,13 @@ class _Run:
             del self.arrived_as[index]
             done.append(index)
         if done:
-            self.finished += len(done)
-            if self.progress is not None:
-                self.progress(self.finished, len(self.jobs))
+            self._settled(len(done))
+
+    def _settled(self, count: int) -> None:
+        """``count`` more jobs will do nothing more: they ended, or started never to end."""
+        self.finished += count
+        if self.progress is not None:
+            self.progress(self.finished, len(self.jobs))
 
     def _arrive(self, index: int) -> None:
         request = self.sim.request_for(index, self.jobs[index])
@@ -355,6 +376,15 @@ class _Run:
         for index, choice in self._placements(snapshot, queue).items():
             self._start(index, choice)
 
+    def _worth_trying(self, arrived: list[int]) -> list[SchedulingRequest]:
+        """The waiting jobs a cycle could place now. Without backfill, a job that did not fit in
+        the last cycle cannot fit while nothing has given capacity back since (placements only
+        take), so only the newcomers can start; the cycle's decisions are the same either way."""
+        freed, self.freed = self.freed, False
+        if freed or self.profile.backfill:  # a reservation depends on every waiting job
+            return list(self.waiting.values())
+        return [self.waiting[index] for index in arrived if index in self.waiting]
+
     def _should_replan(self) -> bool:
         """Time sharing: look again only when a waiting job comes before a running one."""
         if not self.waiting or not self.running:
@@ -364,40 +394,68 @@ class _Run:
 
     def _round(self) -> bool:
         """One round of a time-sharing policy: it picks who runs on which model; the scheduler
-        places them in that order on an empty fleet. True if anything runs."""
+        places them in that order on the fleet as the jobs it keeps running leave it. True if
+        anything runs."""
         assert self.share is not None
         active = [*self.running, *self.waiting]
-        share_jobs = [self._share_job(index) for index in active]
-        if frozenset(active) != self.allocated_for:  # the LP changes only with the set of jobs
+        fallback = {m: self.sim.catalog.throughput(m) for m in self.share_capacity}
+        share_jobs = [self._share_job(index, fallback) for index in active]
+        if len(active) != len(self.allocated_for) or not self.allocated_for.issuperset(active):
+            # The shares change only with the set of jobs.
             self.allocation = self.share.allocate(share_jobs, self.share_capacity)
             self.allocated_for = frozenset(active)
         chosen = self.share.assign(share_jobs, self.allocation, self.share_capacity)
         # A running job given its own model again keeps its accelerators: no preemption.
-        kept = {i for i, model in chosen if i in self.running and self.records[i].accelerator == model}
+        records = self.records
+        kept = {i for i, model in chosen if i in self.running and records[i].accelerator == model}
+        if len(kept) == len(chosen) == len(self.running):
+            return bool(self.running)  # the same jobs go on where they are: nothing to place
         requests = []
         for rank, (index, model) in enumerate(chosen):
             if index in kept:
                 continue
-            base = self.arrived_as[index]
             shape = self.on_model.get((index, model))
             if shape is None:
-                alternatives = tuple(a for a in base.shape.alternatives if a[0] == model)
-                shape = self.on_model[(index, model)] = replace(base.shape, alternatives=alternatives)
-            requests.append(SchedulingRequest(index, len(chosen) - rank, shape, base.tenant_id))
-        fresh = self._snapshot_holding(kept)
+                base = self.arrived_as[index].shape
+                alternatives = tuple(a for a in base.alternatives if a[0] == model)
+                shape = self.on_model[(index, model)] = replace(base, alternatives=alternatives)
+            requests.append(SchedulingRequest(index, len(chosen) - rank, shape, self.arrived_as[index].tenant_id))
+        # The live fleet less what the jobs about to be preempted hold is the fleet holding only
+        # the kept jobs (their preemption gives it back again, which changes nothing then).
+        fresh = self.snapshot
+        fresh.undo([index for index in self.running if index not in kept])
         placed = self._placements(fresh, requests)
         self._move(kept, fresh, placed)
         return bool(self.running)
 
-    def _share_job(self, index: int) -> ShareJob:
+    def _share_job(self, index: int, fallback: dict[str, float]) -> ShareJob:
+        """The job as the time-sharing policy sees it this round (``received`` may be the run's own
+        record of it: the policy reads it within the round, before anything changes it)."""
         job = self.jobs[index]
-        received = dict(self.received[index])
+        received = self.received[index]
         running = self.running.get(index)
         if running is not None:
             model = self.records[index].accelerator
+            received = dict(received)
             received[model] = received.get(model, 0.0) + self.now - running.placed_at
-        throughputs = job.throughputs or {m: self.sim.catalog.throughput(m) for m in self.share_capacity}
-        return ShareJob(index, self.arrived_as[index].accelerators, throughputs, received, self.now - job.submit_s)
+        remaining, ideal = None, 0.0
+        if self.profile.estimates == "oracle" and self.share is not None and self.share.wants_remaining:
+            # The trace's true run times, for a policy that reads what jobs still need.
+            left = self.left[index]
+            if running is not None and running.full_s > 0:
+                left = max(0.0, left - max(0.0, self.now - running.progress_from) / running.full_s)
+            remaining = {m: left * self.sim.run_time(job, m) for m in self.share_capacity}
+            ideal = self.records[index].ideal_s
+        return ShareJob(
+            index,
+            self.arrived_as[index].accelerators,
+            job.throughputs or fallback,
+            received,
+            self.now - job.submit_s,
+            remaining,
+            ideal,
+            self.records[index].accelerator if running is not None else "",
+        )
 
     def _replan(self, active: list[SchedulingRequest] | None = None) -> None:
         """Schedules every active job afresh on an empty fleet, in queue order; running jobs that
@@ -450,26 +508,32 @@ class _Run:
         restore = self.policy.restore_s if self.left[index] < 1.0 else 0.0
         if record.start_s is None:
             record.start_s = self.now
+            if math.isinf(record.job.duration_s):
+                self._settled(1)  # it runs from now on and never ends (FGD's measure)
         record.center, record.pool, record.accelerator = choice.center, choice.pool, choice.accelerator
         record.nodes = choice.node_indices
         record.accelerators = choice.slots * len(choice.node_indices)
-        record.price_per_hour = choice.price_per_hour
+        # A job sharing a GPU holds (and pays for) its share of it.
+        record.gpus_held = choice.demand.share * len(choice.node_indices) if choice.demand else record.accelerators
+        part = record.gpus_held / record.accelerators if record.accelerators else 1.0
+        record.price_per_hour = choice.price_per_hour * part
         record.carbon_intensity = self.snapshot.pools[choice.pool_index].carbon_intensity
         full = self.sim.run_time(record.job, choice.accelerator)
         running = _Running(self.now, self.now + restore, full, choice.pool_index, choice.node_indices)
         self.running[index] = running
         heapq.heappush(self.ends, (running.progress_from + self.left[index] * full, index, self.version[index]))
-        if self.profile.preemptive:
+        if self.profile.preemptive and self.share is None:  # (a round-based policy re-decides each round)
             request = self._request(index)
             after = self.order.key_changes_after(request)
             if not math.isinf(after):
                 heapq.heappush(self.changes, (running.progress_from + after, index, self.version[index]))
         if is_gpu(choice.accelerator):
-            self.busy += record.accelerators
+            self.busy += record.gpus_held
 
     def _stop(self, index: int, when: float) -> None:
         """It leaves its accelerators at ``when``: its service and cost are counted up to then."""
         running = self.running.pop(index)
+        self.freed = True
         record = self.records[index]
         ran = max(0.0, when - running.progress_from)
         self.attained[index] += record.accelerators * ran
@@ -477,9 +541,9 @@ class _Run:
         self.received[index][record.accelerator] = self.received[index].get(record.accelerator, 0.0) + held
         record.held_s += held
         record.cost += record.price_per_hour * held / 3600
-        record.accelerator_s += record.accelerators * held
+        record.accelerator_s += record.gpus_held * held
         if is_gpu(record.accelerator):
-            self.busy -= record.accelerators
+            self.busy -= record.gpus_held
         self.snapshot.undo([index])
 
     def _preempt(self, index: int) -> None:
@@ -489,16 +553,17 @@ class _Run:
         self._stop(index, self.now)
         self.version[index] += 1
         self.records[index].preemptions += 1
-        self.waiting[index] = self._request(index)
+        # A round-based policy reads jobs as ShareJobs, not their requests' service so far.
+        self.waiting[index] = self._request(index) if self.share is None else self.arrived_as[index]
 
 
 def is_gpu(accelerator: str) -> bool:
     return accelerator != CPU and accelerator != ""
 
 
-def _compress(timeline: list[tuple[float, int]]) -> list[tuple[float, int]]:
+def _compress(timeline: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Keeps the last value at each moment and drops points that change nothing."""
-    out: list[tuple[float, int]] = []
+    out: list[tuple[float, float]] = []
     for moment, value in timeline:
         if out and out[-1][0] == moment:
             out[-1] = (moment, value)

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from suanli.domain.accelerators import AcceleratorCatalog, ExtraAccelerator
+from suanli.domain.accelerators import CPU, AcceleratorCatalog, ExtraAccelerator
 from suanli.domain.centers import Backend, CenterKind, CenterSpec, Name, Pool
 from suanli.domain.errors import InvalidSpec, invalid
 from suanli.simulation.catalog import TRACE_ACCELERATORS, trace_catalog
@@ -120,6 +120,10 @@ class Fleet(BaseModel):
         )
         return self.model_copy(update={"centers": centers})
 
+    def gpus(self) -> int:
+        """Accelerators in the fleet, CPU pools not counted."""
+        return sum(pool.accelerators for center in self.centers for pool in center.pools if pool.accelerator != CPU)
+
     def center_specs(self) -> tuple[CenterSpec, ...]:
         return tuple(center.to_spec() for center in self.centers)
 
@@ -201,6 +205,7 @@ def _pool(
     memory_gb_per_node: float | None = None,
     price_per_accelerator_hour: float = 0.0,
     carbon_intensity: float = 500.0,
+    share_gpus: bool = False,
 ) -> Pool:
     """A pool; CPUs and memory default to 8 cores and 64 GB per accelerator when a trace omits them."""
     return Pool(
@@ -212,6 +217,7 @@ def _pool(
         memory_gb_per_node=memory_gb_per_node if memory_gb_per_node is not None else 64.0 * per_node,
         price_per_accelerator_hour=price_per_accelerator_hour,
         carbon_intensity=carbon_intensity,
+        share_gpus=share_gpus,
     )
 
 
@@ -292,6 +298,7 @@ def openb_fleet(
     include_cpu_nodes: bool = False,
 ) -> Fleet:
     """Alibaba openb: one center, one pool per distinct node shape (model, GPUs, CPUs, memory).
+    Its GPU pools share GPUs (``share_gpus``), as the cluster's pods do.
 
     Trace model names map to the catalog (``V100M16``/``V100M32`` are V100 aliases, T4 is built
     in); P100, A10 and the anonymized G2/G3 come from :data:`TRACE_ACCELERATORS`. A pool is
@@ -332,6 +339,7 @@ def openb_fleet(
                 memory_gb_per_node=memory / 1024,
                 price_per_accelerator_hour=prices.get(model, prices.get(catalog.canonical(model), 0.0)),
                 carbon_intensity=carbon_intensity,
+                share_gpus=model != "CPU",  # openb's GPUs are shared (gpu_milli)
             )
         )
     return fleet_from_dict({"name": "openb", "centers": [FleetCenter(name="openb", pools=tuple(pools))]}, "openb fleet")

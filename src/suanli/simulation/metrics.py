@@ -130,7 +130,7 @@ def allocated_when_demand_reaches(result: SimulationResult, share: float) -> flo
     return next((allocated for asked, allocated in allocation_curve(result) if asked >= share), math.nan)
 
 
-def utilization(busy: Sequence[tuple[float, int]], capacity: int, start: float, end: float) -> float:
+def utilization(busy: Sequence[tuple[float, float]], capacity: int, start: float, end: float) -> float:
     """Time-weighted share of ``capacity`` busy over [start, end], from the step function ``busy``."""
     if capacity <= 0 or end <= start:
         return 0.0

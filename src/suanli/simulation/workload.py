@@ -7,11 +7,13 @@ a loader says otherwise), ``duration_s`` is the run time on the trace's referenc
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.domain.errors import InvalidSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,7 @@ class TraceJob:
 
     ``gpus`` is the number of GPUs; ``gpu_milli`` the share of EACH of them (1000 = a whole GPU;
     below 1000 only for a one-GPU pod that shares its GPU, as in openb); 0 for a CPU job.
+    ``cpus`` and ``memory_gb`` are the whole job's (0: not given).
     ``nodes`` is the node count the trace prescribes, 0 when it does not say (the scheduler spreads).
     ``model`` names the job type when the trace has per-accelerator throughput for it (Gavel) or
     an application (Pollux). ``throughputs`` maps canonical accelerator names to the job's measured
@@ -112,3 +115,32 @@ def sorted_jobs(jobs: list[TraceJob]) -> tuple[TraceJob, ...]:
 
 def _submit(job: TraceJob) -> float:
     return job.submit_s
+
+
+def filling_arrivals(workload: Workload, capacity_gpus: float, until: float = 1.3, seed: int = 0) -> Workload:
+    """The workload as FGD (USENIX ATC'23) measures packing: jobs drawn at random (with
+    replacement) from ``workload`` arrive one a second and never leave, until together they ask
+    for ``until`` times the fleet's ``capacity_gpus``. The share of GPUs allocated as demand grows
+    (``metrics.allocation_curve``) then shows how much capacity fragmentation strands."""
+    if until <= 0:
+        raise InvalidSpec(f"the fill level must be positive, got {until}", field="--fill-to")
+    pool = workload.jobs  # CPU-only jobs are drawn too: they take CPUs a GPU job may need
+    if capacity_gpus <= 0 or not any(job.gpu_demand > 0 for job in pool):
+        raise InvalidSpec(
+            "filling to a share of the fleet needs a trace with GPU jobs and a fleet with GPUs", field="--fill-to"
+        )
+    rng = random.Random(seed)
+    jobs: list[TraceJob] = []
+    asked = 0.0
+    while asked < until * capacity_gpus:
+        job = pool[rng.randrange(len(pool))]
+        jobs.append(replace(job, id=f"{job.id}#{len(jobs)}", submit_s=float(len(jobs)), duration_s=math.inf))
+        asked += job.gpu_demand
+    return Workload(
+        name=f"{workload.name} (filling to {until:g}x)",
+        jobs=tuple(jobs),
+        reference_accelerator=workload.reference_accelerator,
+        source=workload.source,
+        skipped=workload.skipped,
+        skip_reasons=workload.skip_reasons,
+    )

@@ -57,7 +57,7 @@ def test_explain_for_placed_and_waiting_jobs_reads_like_prose() -> None:
 
 
 def test_profiles_reject_unknown_plugins_with_the_list_of_known_ones() -> None:
-    with pytest.raises(InvalidSpec, match="unknown score plugin 'cheapest'; available: carbon, load-balance"):
+    with pytest.raises(InvalidSpec, match="unknown score plugin 'cheapest'; available: .*carbon, .*load-balance"):
         Profile.from_config({"scores": {"cheapest": 1}})
     with pytest.raises(InvalidSpec, match="unknown queue order"):
         Profile.from_config({"queue_order": "random"})

@@ -16,6 +16,7 @@ CHANGES = {
     "max_price_per_hour": 10.0,
     "deadline": 1.0,
     "time_limit": 60.0,
+    "gpu_milli": 500,
 }
 
 
@@ -35,5 +36,6 @@ def test_shapes_differing_in_one_field_are_different(name: str) -> None:
 def test_plan_key_ignores_time_limit_unless_a_deadline_needs_it() -> None:
     short, long_ = replace(BASE, time_limit=60.0), replace(BASE, time_limit=7200.0)
     assert short != long_ and short.plan_key == long_.plan_key
+    assert replace(short, gpu_milli=500).plan_key != short.plan_key
     with_deadline = replace(BASE, deadline=1e9)
     assert with_deadline.plan_key is with_deadline

@@ -37,8 +37,8 @@ def simulate(
     profile: Annotated[
         str,
         typer.Option(
-            help="scheduler profile: default, spread, green, fifo, sjf, srtf, qssf, las, gavel, gavel-agnostic "
-            "(docs/simulation.md)"
+            help="scheduler profile: default, spread, green, fifo, sjf, srtf, qssf, las, gavel, gavel-agnostic, "
+            "suanli-jct, suanli-jct-attained, fgd, best-fit, random-fit (docs/simulation.md)"
         ),
     ] = "default",
     max_jobs: Annotated[int | None, typer.Option(min=1, help="replay only the first N jobs")] = None,
@@ -64,8 +64,17 @@ def simulate(
         ),
     ] = None,
     jobs_per_hour: Annotated[float, typer.Option(min=0, help="gavel: arrival rate")] = 4.0,
-    seed: Annotated[int, typer.Option(help="gavel: random seed")] = 0,
+    seed: Annotated[int, typer.Option(help="random seed (gavel's generator, --fill-to's draws)")] = 0,
     skip_bad: Annotated[bool, typer.Option(help="skip malformed rows (and count them) instead of stopping")] = False,
+    fill_to: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="measure packing as FGD does: jobs drawn at random from the trace (with --seed) arrive one a "
+            "second and never leave, until they ask for this many times the fleet's GPUs (e.g. 1.3); then "
+            "compare allocated_at_full_demand across --profile fgd, best-fit, random-fit",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -94,6 +103,8 @@ def simulate(
 
     suanli simulate simulation_throughputs.json --kind gavel --jobs-per-hour 5.6 --out results/
 
+    suanli simulate openb_pod_list_default.csv --kind openb --fill-to 1.3 --profile fgd
+
     suanli simulate trace.csv --kind generic --map ... --fleet base.yaml --what-if more.yaml --report r.html
     """
     from dataclasses import replace
@@ -102,6 +113,7 @@ def simulate(
     from suanli.simulation.fleet import load_fleet
     from suanli.simulation.report import Run
     from suanli.simulation.traces import load_trace
+    from suanli.simulation.workload import filling_arrivals
 
     current = state(ctx, output)
     if kind not in KINDS:
@@ -122,6 +134,8 @@ def simulate(
     if workload.skipped:
         note(f"skipped {workload.skipped} malformed row(s), e.g. {workload.skip_reasons[0]}")
     chosen = _fleet(kind, trace, fleet, workload)
+    if fill_to is not None:
+        workload = filling_arrivals(workload, chosen.gpus(), fill_to, seed)
     other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
     requests = RequestPolicy(oracle_time_limits=oracle_time_limits, restore_s=preemption_cost)
     runs = [_run(workload, chosen, profile, cycle_interval, requests, quiet=current.json)]

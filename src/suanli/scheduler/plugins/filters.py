@@ -9,6 +9,7 @@ from suanli.domain.durations import format_duration
 from suanli.scheduler.framework import Candidate, CycleContext, FilterPlugin
 from suanli.scheduler.registry import register_filter
 from suanli.scheduler.request import Shape
+from suanli.scheduler.sharing import WHOLE, demand_of
 
 
 def _unit(accelerator: str) -> str:
@@ -74,6 +75,10 @@ class FitFilter(FilterPlugin):
             return f"needs {slots} {unit} per node; its nodes have {pool.per_node}"
         if shape.nodes > pool.nodes:
             return f"needs {shape.nodes} nodes; the pool has {pool.nodes}"
+        if pool.shared is None and shape.gpu_milli < WHOLE:
+            return f"asks for {shape.gpu_milli / WHOLE:g} of a GPU; this pool does not share GPUs (share_gpus)"
+        if pool.shared is None and slots == 0:
+            return "uses no accelerators; this pool lends its nodes' CPUs only to jobs with accelerators"
         if pool.accelerator != CPU and shape.cpus > pool.cpus_per_node:
             return f"needs {shape.cpus} CPUs per node; its nodes have {pool.cpus_per_node}"
         if shape.memory_gb > pool.memory_gb_per_node:
@@ -83,6 +88,12 @@ class FitFilter(FilterPlugin):
     def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
         # The hot path of every cycle: cheapest test first, words only on failure.
         pool, slots, nodes = candidate.pool, candidate.slots, shape.nodes
+        if pool.shared is not None:
+            demand = demand_of(shape, slots)
+            have = int(pool.shared.fits(demand).sum())
+            if have >= nodes:
+                return None
+            return f"needs {nodes} node(s) with {demand.describe()} free, {have} have"
         if pool.free_total < slots * nodes:
             return f"needs {slots * nodes} {_unit(pool.accelerator)}, {pool.free_total} free"
         if nodes == 1:

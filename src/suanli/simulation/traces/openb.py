@@ -14,8 +14,9 @@ lists, ``gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time``. Ch
   file's order and ``duration_s`` = ``inf`` (the FGD measure: pods arrive in order, never leave).
 - ``gpus`` = ``num_gpu``; ``gpu_milli`` is the share of each GPU (below 1000 only for one-GPU
   shared pods; a multi-GPU pod asks for whole GPUs); ``cpus`` = ``cpu_milli``/1000;
-  ``memory_gb`` = ``memory_mib``/1024; ``status`` = ``pod_phase``; ``attrs`` keep ``qos`` and a
-  non-empty ``gpu_spec`` (the GPU models the pod accepts, e.g. ``V100M16|V100M32``).
+  ``memory_gb`` = ``memory_mib``/1024; ``nodes`` = 1 (a pod runs on one node); ``status`` =
+  ``pod_phase``; ``attrs`` keep ``qos`` and a non-empty ``gpu_spec`` (the GPU models the pod
+  accepts, e.g. ``V100M16|V100M32``).
 - Run time does not scale by accelerator (``reference_accelerator`` is None): the trace has no
   speed model and FGD measures allocation only.
 """
@@ -90,6 +91,7 @@ def load_openb(path: Path | str, *, skip_bad: bool = False, phases: Collection[s
             duration_s=duration,
             gpus=gpus,
             gpu_milli=milli,
+            nodes=1,  # a pod runs on one node
             cpus=integer(row[ix["cpu_milli"]], "cpu_milli") / 1000,
             memory_gb=integer(row[ix["memory_mib"]], "memory_mib") / 1024,
             status=phase or None,
