@@ -125,7 +125,9 @@ class MaxMinFairness:
         row_upper = np.concatenate([np.zeros(n_c), np.ones(n_c), cap])
         cost = np.zeros(n + 1)
         cost[-1] = -1.0
-        solved = self._lp_fair.solve(cost, starts, rows, values, row_upper, np.zeros(n + 1), np.append(upper, np.inf))
+        solved = self._lp_fair.solve(
+            _Lp(cost, starts, rows, values, row_upper, np.zeros(n + 1), np.append(upper, np.inf))
+        )
         if solved is None:
             raise RuntimeError("the max-min fairness LP failed")
         best = float(solved[-1])
@@ -365,67 +367,60 @@ def _closest_to_proportional(
     cost = np.repeat(count, n_m)
     lower = np.concatenate([np.zeros(n), np.maximum(0.0, proportional - upper)])
     top = np.concatenate([np.maximum(0.0, upper - proportional), proportional])
-    solved = lp.solve(np.concatenate([cost, cost]), starts, rows, values, row_upper, lower, top)
+    solved = lp.solve(_Lp(np.concatenate([cost, cost]), starts, rows, values, row_upper, lower, top))
     if solved is None:
         raise RuntimeError("the max-min fairness LP (second stage) failed")
     return np.asarray(np.clip(target + (solved[:n] - solved[n:]).reshape(n_c, n_m), 0.0, None))
 
 
-class _LinearProgram:
-    """Minimizes ``cost @ x`` subject to ``A x <= row_upper`` and ``col_lower <= x <= col_upper``,
-    A given column-wise (CSC: ``starts``, ``rows``, ``values``).
+@dataclass(frozen=True, slots=True)
+class _Lp:
+    """Minimize ``cost @ x`` subject to ``A x <= row_upper`` and ``col_lower <= x <= col_upper``,
+    A given column-wise (CSC: ``starts``, ``rows``, ``values``)."""
 
-    Successive LPs of one policy differ in a few numbers (a class gained or lost a job), so one
-    HiGHS model is kept and only what changed is changed in it: HiGHS then starts from the last
-    optimal basis and needs a few simplex iterations. HiGHS is called directly: scipy's
-    ``linprog`` wrapper costs more than solving these small LPs."""
+    cost: np.ndarray
+    starts: np.ndarray
+    rows: np.ndarray
+    values: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+
+    def same_shape(self, other: _Lp) -> bool:
+        """Whether ``other`` has the same variables, rows and nonzero pattern (only numbers differ)."""
+        return (
+            len(self.cost) == len(other.cost)
+            and len(self.row_upper) == len(other.row_upper)
+            and np.array_equal(self.starts, other.starts)
+            and np.array_equal(self.rows, other.rows)
+        )
+
+
+class _LinearProgram:
+    """Solves successive :class:`_Lp` of one policy with HiGHS.
+
+    They differ in a few numbers (a class gained or lost a job), so one HiGHS model is kept and
+    only what changed is changed in it: HiGHS then starts from the last optimal basis and needs a
+    few simplex iterations. HiGHS is called directly: scipy's ``linprog`` wrapper costs more than
+    solving these small LPs."""
 
     def __init__(self) -> None:
         self._solver: Any = None
-        self._last: tuple[np.ndarray, ...] = ()
+        self._last: _Lp | None = None
 
-    def solve(
-        self,
-        cost: np.ndarray,
-        starts: np.ndarray,
-        rows: np.ndarray,
-        values: np.ndarray,
-        row_upper: np.ndarray,
-        col_lower: np.ndarray,
-        col_upper: np.ndarray,
-    ) -> np.ndarray | None:
+    def solve(self, lp: _Lp) -> np.ndarray | None:
         """The optimal x, or None if HiGHS finds none."""
         last = self._last
-        warm = not (
-            self._solver is None
-            or len(last[0]) != len(cost)
-            or len(last[4]) != len(row_upper)
-            or not np.array_equal(last[1], starts)
-            or not np.array_equal(last[2], rows)
-        )
-        if not warm:
-            self._solver = _new_highs(cost, starts, rows, values, row_upper, col_lower, col_upper)
+        warm = self._solver is not None and last is not None and last.same_shape(lp)
+        if not warm or last is None:
+            self._solver = _new_highs(lp)
         else:
-            solver = self._solver
-            old_cost, _, _, old_values, old_row_upper, old_lower, old_upper = last
-            changed = np.flatnonzero(old_values != values)
-            if len(changed):
-                columns = np.searchsorted(starts, changed, side="right") - 1
-                for k, col in zip(changed.tolist(), columns.tolist(), strict=True):
-                    solver.changeCoeff(int(rows[k]), col, float(values[k]))
-            changed = np.flatnonzero(old_cost != cost)
-            if len(changed):
-                solver.changeColsCost(len(changed), changed.astype(np.int32), cost[changed])
-            changed = np.flatnonzero((old_lower != col_lower) | (old_upper != col_upper))
-            if len(changed):
-                solver.changeColsBounds(len(changed), changed.astype(np.int32), col_lower[changed], col_upper[changed])
-            for row in np.flatnonzero(old_row_upper != row_upper).tolist():
-                solver.changeRowBounds(row, -highspy.kHighsInf, float(row_upper[row]))
-        self._last = (cost, starts, rows, values, row_upper, col_lower, col_upper)
+            _change(self._solver, last, lp)
+        self._last = lp
         self._solver.run()
         if self._solver.getModelStatus() != highspy.HighsModelStatus.kOptimal and warm:
             # Not from the kept basis: once more from scratch before giving up.
-            self._solver = _new_highs(cost, starts, rows, values, row_upper, col_lower, col_upper)
+            self._solver = _new_highs(lp)
             self._solver.run()
         if self._solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             self._solver = None  # start afresh next time
@@ -433,34 +428,43 @@ class _LinearProgram:
         return np.asarray(self._solver.getSolution().col_value)
 
 
-def _new_highs(
-    cost: np.ndarray,
-    starts: np.ndarray,
-    rows: np.ndarray,
-    values: np.ndarray,
-    row_upper: np.ndarray,
-    col_lower: np.ndarray,
-    col_upper: np.ndarray,
-) -> Any:
-    n_rows, n_cols = len(row_upper), len(cost)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = n_rows
-    lp.col_cost_ = cost
-    lp.col_lower_ = col_lower
-    lp.col_upper_ = col_upper
-    lp.row_lower_ = np.full(n_rows, -highspy.kHighsInf)
-    lp.row_upper_ = row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = n_rows
-    lp.a_matrix_.start_ = starts.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = values.astype(float)
+def _change(solver: Any, old: _Lp, new: _Lp) -> None:
+    """Makes the HiGHS model of ``old`` that of ``new`` (same shape), number by number."""
+    changed = np.flatnonzero(old.values != new.values)
+    if len(changed):
+        columns = np.searchsorted(new.starts, changed, side="right") - 1
+        for k, col in zip(changed.tolist(), columns.tolist(), strict=True):
+            solver.changeCoeff(int(new.rows[k]), col, float(new.values[k]))
+    changed = np.flatnonzero(old.cost != new.cost)
+    if len(changed):
+        solver.changeColsCost(len(changed), changed.astype(np.int32), new.cost[changed])
+    changed = np.flatnonzero((old.col_lower != new.col_lower) | (old.col_upper != new.col_upper))
+    if len(changed):
+        solver.changeColsBounds(len(changed), changed.astype(np.int32), new.col_lower[changed], new.col_upper[changed])
+    for row in np.flatnonzero(old.row_upper != new.row_upper).tolist():
+        solver.changeRowBounds(row, -highspy.kHighsInf, float(new.row_upper[row]))
+
+
+def _new_highs(lp: _Lp) -> Any:
+    n_rows, n_cols = len(lp.row_upper), len(lp.cost)
+    model = highspy.HighsLp()
+    model.num_col_ = n_cols
+    model.num_row_ = n_rows
+    model.col_cost_ = lp.cost
+    model.col_lower_ = lp.col_lower
+    model.col_upper_ = lp.col_upper
+    model.row_lower_ = np.full(n_rows, -highspy.kHighsInf)
+    model.row_upper_ = lp.row_upper
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.num_col_ = n_cols
+    model.a_matrix_.num_row_ = n_rows
+    model.a_matrix_.start_ = lp.starts.astype(np.int32)
+    model.a_matrix_.index_ = lp.rows.astype(np.int32)
+    model.a_matrix_.value_ = lp.values.astype(float)
     # The core class: ``highspy.Highs`` adds callbacks we do not use and prints a banner on
     # stdout, which would corrupt ``--output json``.
     solver = _Highs()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("presolve", "off")  # tiny LPs, and a kept basis is worth more
-    solver.passModel(lp)
+    solver.passModel(model)
     return solver
