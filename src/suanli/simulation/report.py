@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from suanli.simulation.engine import SimulationResult
-from suanli.simulation.metrics import Summary
+from suanli.simulation.metrics import Summary, allocation_curve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -180,6 +180,7 @@ def render_report(
         ("Job completion time", _cdf_figure(series, "jct", "job completion time")),
         ("Queueing delay", _cdf_figure(series, "queued", "queueing delay")),
         ("Accelerator utilization over time", _utilization_figure(series)),
+        ("GPUs allocated as arrivals grow", _allocation_figure(series)),
         ("Mean job completion time per group", _group_figure(series)),
     ]
     e = html.escape
@@ -271,6 +272,7 @@ class _Series:
     times: np.ndarray  # hours since the first submission: the busy step function's moments
     utilization: np.ndarray  # share of the accelerators busy from each moment on
     end_h: float
+    allocation: list[tuple[float, float]]  # (arrived demand, allocated), shares of the fleet
 
     @classmethod
     def of(cls, run: Run) -> _Series:
@@ -299,6 +301,7 @@ class _Series:
             times=times,
             utilization=values,
             end_h=(last - first) / 3600,
+            allocation=allocation_curve(run.result),
         )
 
 
@@ -393,7 +396,7 @@ def _cdf_figure(series: Sequence[_Series], attribute: str, what: str) -> Figure 
 
 
 def _utilization_figure(series: Sequence[_Series]) -> Figure | None:
-    if not any(s.times.size for s in series):
+    if not any(s.times.size and s.end_h > 0 for s in series):  # (in FGD's measure nothing ends)
         return None
     figure, axes = _figure()
     end = max(s.end_h for s in series)
@@ -408,6 +411,34 @@ def _utilization_figure(series: Sequence[_Series]) -> Figure | None:
     axes.yaxis.set_major_formatter(_percent())
     axes.set_title("Accelerator utilization (time-weighted means over short slices)")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(3, len(series)), frameon=False)
+    return figure
+
+
+# Arrivals asking for more than this many times the fleet make the allocation view unreadable
+# (a long trace's demand piles up); it is FGD's view of packing, for runs that fill a fleet once.
+ALLOCATION_VIEW_MAX_DEMAND = 5.0
+
+
+def _allocation_figure(series: Sequence[_Series]) -> Figure | None:
+    shown = [s for s in series if s.allocation and s.allocation[-1][0] <= ALLOCATION_VIEW_MAX_DEMAND]
+    if not shown:
+        return None
+    figure, axes = _figure()
+    right = max(s.allocation[-1][0] for s in shown)
+    axes.plot([0, min(1.0, right)], [0, min(1.0, right)], color="#bbb", linewidth=1, linestyle="--")
+    for i, s in enumerate(shown):
+        x, y = np.array(s.allocation[:: max(1, len(s.allocation) // MAX_POINTS)]).T
+        at_full = next((a for asked, a in s.allocation if asked >= 1.0), None)
+        label = _text(s.label) + (f" ({at_full:.1%} at 100%)" if at_full is not None else "")
+        axes.plot(x, y, color=_COLORS[i % 8], linewidth=1.2, label=label)
+    axes.set_xlim(0, right)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("GPUs asked by the jobs arrived so far (share of the fleet)")
+    axes.set_ylabel("GPUs allocated (share of the fleet)")
+    axes.xaxis.set_major_formatter(_percent())
+    axes.yaxis.set_major_formatter(_percent())
+    axes.set_title("GPUs allocated as arrivals grow (dashed: every GPU asked for allocated)")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(3, len(shown)), frameon=False)
     return figure
 
 

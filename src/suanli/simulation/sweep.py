@@ -27,17 +27,18 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from suanli.domain.errors import InvalidSpec, SuanliError, invalid
-from suanli.simulation.workload import Workload
+from suanli.simulation.workload import Workload, filling_arrivals
 
 GENERATED = frozenset({"gavel"})  # trace kinds whose load is an arrival rate (and which take a seed)
 KINDS = ("philly", "openb", "pollux", "gavel", "generic")
 DEFAULT_FLEET = "default"  # a fleet entry meaning the trace's own fleet
 DEFAULT_JOBS_PER_HOUR = 4.0
+DEFAULT_FILL = 1.3  # arrivals: fill's default load, as FGD's measure
 TIMING_FIELDS = ("decision_s", "wall_s")  # measured, not simulated: they differ run to run
 CELL_FIELDS = ("cell", "profile", "load", "load_kind", "seed", "fleet_file")
 GROUP_FIELDS = ("profile", "load", "load_kind", "fleet_file")
@@ -86,13 +87,18 @@ class TraceSource(BaseModel):
 class SweepSpec(BaseModel):
     """What to sweep. ``loads``: jobs per hour for a generated trace (default 4.0), time-scale
     factors for a real one (default 1.0). ``seeds``: the generator's seeds (generated traces only;
-    default 0). ``fleets``: fleet YAML files, or ``default`` for the trace's own fleet."""
+    default 0). ``fleets``: fleet YAML files, or ``default`` for the trace's own fleet.
+
+    ``arrivals: fill`` measures packing as FGD does (``workload.filling_arrivals``): jobs drawn
+    at random from a recorded trace arrive one a second and never leave; ``loads`` are then how
+    far to fill the fleet (default 1.3: until they ask for 1.3x its GPUs), and ``seeds`` the draws."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(default="sweep", min_length=1, max_length=200)
     trace: TraceSource
     profiles: tuple[str, ...] = Field(default=("default",), min_length=1)
+    arrivals: Literal["trace", "fill"] = "trace"
     loads: tuple[float, ...] = ()
     seeds: tuple[int, ...] = ()
     fleets: tuple[str, ...] = (DEFAULT_FLEET,)
@@ -121,12 +127,24 @@ class SweepSpec(BaseModel):
             raise ValueError("a load is listed more than once")
         return loads
 
+    @field_validator("arrivals")
+    @classmethod
+    def _fill_draws_from_a_recorded_trace(cls, arrivals: str, info: ValidationInfo) -> str:
+        trace = info.data.get("trace")
+        if arrivals == "fill" and isinstance(trace, TraceSource) and trace.kind in GENERATED:
+            raise ValueError("fill draws from a recorded trace; a generator's load is its arrival rate")
+        return arrivals
+
     @field_validator("seeds")
     @classmethod
     def _distinct_seeds(cls, seeds: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
         trace = info.data.get("trace")
-        if seeds and seeds != (0,) and isinstance(trace, TraceSource) and trace.kind not in GENERATED:
-            raise ValueError(f"a {trace.kind} trace is replayed as recorded; only a generator (gavel) takes seeds")
+        drawn = info.data.get("arrivals") == "fill"
+        if seeds and seeds != (0,) and isinstance(trace, TraceSource) and trace.kind not in GENERATED and not drawn:
+            raise ValueError(
+                f"a {trace.kind} trace is replayed as recorded; only a generator (gavel), or arrivals: fill, "
+                "takes seeds"
+            )
         if len(set(seeds)) != len(seeds):
             raise ValueError("a seed is listed more than once")
         if any(s < 0 for s in seeds):
@@ -139,15 +157,24 @@ class SweepSpec(BaseModel):
 
     @property
     def load_kind(self) -> str:
-        return "jobs_per_hour" if self.generated else "time_scale"
+        return load_kind(self.generated, self.arrivals)
 
     def effective_loads(self) -> tuple[float, ...]:
+        if self.arrivals == "fill":
+            return self.loads or (DEFAULT_FILL,)
         return self.loads or ((DEFAULT_JOBS_PER_HOUR,) if self.generated else (1.0,))
 
     def effective_seeds(self) -> tuple[int | None, ...]:
-        if not self.generated:
+        if not self.generated and self.arrivals != "fill":
             return (None,)
         return self.seeds or (0,)
+
+
+def load_kind(generated: bool, arrivals: str) -> str:
+    """What a load means: an arrival rate, how far arrivals fill the fleet, or a time scale."""
+    if generated:
+        return "jobs_per_hour"
+    return "fill_to" if arrivals == "fill" else "time_scale"
 
 
 def spec_from_dict(data: object, source: str = "the sweep", base: Path | None = None) -> SweepSpec:
@@ -212,6 +239,7 @@ class Cell:
     cycle_interval_s: float = 0.0
     oracle_time_limits: bool = False
     restore_s: float | None = None
+    arrivals: str = "trace"
 
     @property
     def generated(self) -> bool:
@@ -222,7 +250,7 @@ class Cell:
             "cell": self.index,
             "profile": self.profile,
             "load": self.load,
-            "load_kind": "jobs_per_hour" if self.generated else "time_scale",
+            "load_kind": load_kind(self.generated, self.arrivals),
             "seed": self.seed,
             "fleet_file": self.fleet_file,
         }
@@ -251,6 +279,7 @@ def expand(spec: SweepSpec) -> list[Cell]:
                             cycle_interval_s=spec.cycle_interval_s,
                             oracle_time_limits=spec.oracle_time_limits,
                             restore_s=spec.restore_s,
+                            arrivals=spec.arrivals,
                         )
                     )
     return cells
@@ -317,10 +346,13 @@ def _base_workload(
 
 
 def workload_of(cell: Cell) -> Workload:
-    """The cell's workload: generated at its load and seed, or the trace with its time scale."""
+    """The cell's workload: generated at its load and seed, the trace with its time scale, or
+    jobs drawn from the trace (with its seed) until they fill the fleet to its load."""
     if cell.generated:
         return _base_workload(cell.kind, cell.trace_path, cell.options, cell.max_jobs, cell.load, cell.seed)
     base = _base_workload(cell.kind, cell.trace_path, cell.options, cell.max_jobs, 1.0, None)
+    if cell.arrivals == "fill":
+        return filling_arrivals(base, fleet_of(cell).gpus(), cell.load, cell.seed or 0)
     return scale_time(base, cell.load)
 
 

@@ -201,6 +201,30 @@ def test_a_real_traces_load_compresses_its_arrivals_in_the_cells(tmp_path: Path)
     assert rows[1]["makespan_h"] < rows[0]["makespan_h"] and rows[0]["jobs"] == rows[1]["jobs"] == 30
 
 
+def test_fill_arrivals_draw_per_seed_until_the_fleet_is_asked_for_its_load(tmp_path: Path) -> None:
+    trace, fleet = write_generic(tmp_path, [(600.0 * i, 300.0, 1 + i % 3) for i in range(30)])
+    spec = sw.spec_from_dict(
+        {
+            "trace": {"kind": "generic", "path": str(trace), "options": GENERIC},
+            "arrivals": "fill",
+            "profiles": ["best-fit"],
+            "seeds": [0, 1],
+            "fleets": [str(fleet)],
+        }
+    )
+    cells = sw.expand(spec)
+    assert [(c.load, c.seed) for c in cells] == [(sw.DEFAULT_FILL, 0), (sw.DEFAULT_FILL, 1)]
+    gpus = sw.fleet_of(cells[0]).gpus()
+    drawn = [sw.workload_of(cell) for cell in cells]
+    for workload in drawn:
+        asked = [job.gpu_demand for job in workload.jobs]
+        assert sum(asked) >= sw.DEFAULT_FILL * gpus > sum(asked[:-1])
+        assert all(math.isinf(job.duration_s) for job in workload.jobs)
+    assert [j.id for j in drawn[0].jobs] != [j.id for j in drawn[1].jobs]
+    rows = sw.run_serial(cells)
+    assert all(row["load_kind"] == "fill_to" and 0 < row["allocated_at_full_demand"] <= 1 for row in rows)
+
+
 # -- bad specs ---------------------------------------------------------------------------------
 
 
@@ -214,6 +238,8 @@ def test_a_real_traces_load_compresses_its_arrivals_in_the_cells(tmp_path: Path)
         ({"trace": {"kind": "gavel", "path": "x"}, "profiles": []}, "profiles"),
         ({"trace": {"kind": "gavel", "path": "x"}, "seeds": [0, 0]}, "seeds"),
         ({"trace": {"kind": "philly", "path": "x"}, "seeds": [1, 2]}, "seeds"),
+        ({"trace": {"kind": "gavel", "path": "x"}, "arrivals": "fill"}, "arrivals"),
+        ({"trace": {"kind": "philly", "path": "x"}, "arrivals": "flood"}, "arrivals"),
         ({"trace": {"kind": "gavel", "path": "x"}, "max_jobs": 0}, "max_jobs"),
         ({"trace": {"kind": "gavel", "path": "x"}, "polices": ["fifo"]}, "polices"),
     ],

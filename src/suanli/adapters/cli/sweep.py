@@ -30,6 +30,10 @@ SHOWN = (
     ("carbon_kg", "CO2 kg"),
     ("never_ran", "not run"),
 )
+# arrivals: fill (FGD's measure): nothing ends, so only how much of the fleet was allocated counts.
+FILL_SHOWN = (("allocated_at_full_demand", "alloc % at 100%"), ("never_ran", "not run"))
+PERCENT = {"utilization", "allocated_at_full_demand"}
+LOAD_HEADERS = {"jobs_per_hour": "jobs/h", "fill_to": "fill", "time_scale": "speed"}
 
 
 def sweep(
@@ -53,13 +57,24 @@ def sweep(
     profiles: Annotated[
         list[str] | None, typer.Option("--profile", "-p", help="a scheduler profile; repeat for several")
     ] = None,
+    arrivals: Annotated[
+        str | None,
+        typer.Option(
+            help="'trace' (as recorded) or 'fill': FGD's packing measure, jobs drawn from the trace arrive and "
+            "never leave until they ask for LOAD x the fleet's GPUs (docs/sweeps.md)"
+        ),
+    ] = None,
     loads: Annotated[
         list[float] | None,
         typer.Option(
-            "--load", help="gavel: jobs per hour; a real trace: time-scale factor (2 = arrivals twice as fast)"
+            "--load",
+            help="gavel: jobs per hour; a real trace: time-scale factor (2 = arrivals twice as fast); "
+            "--arrivals fill: how far to fill (1.3)",
         ),
     ] = None,
-    seeds: Annotated[list[int] | None, typer.Option("--seed", help="gavel: a generator seed; repeat")] = None,
+    seeds: Annotated[
+        list[int] | None, typer.Option("--seed", help="gavel: a generator seed; --arrivals fill: a draw; repeat")
+    ] = None,
     fleets: Annotated[
         list[str] | None,
         typer.Option("--fleet", help="a fleet YAML, or 'default' for the trace's own fleet; repeat for several"),
@@ -127,6 +142,7 @@ def sweep(
         data["trace"] = trace_part if trace_part else data["trace"]
     overrides: dict[str, Any] = {
         "profiles": profiles,
+        "arrivals": arrivals,
         "loads": loads,
         "seeds": seeds,
         "fleets": [f if f == sw.DEFAULT_FLEET else str(Path(f).resolve()) for f in fleets] if fleets else None,
@@ -172,7 +188,7 @@ def sweep(
     out.print(summary_table(spec.name, spec.load_kind, combined, ranges=wide))
     note(f"{len(cells)} simulations in {elapsed:.1f} s on {where}")
     never = sum(int(r.get("never_ran") or 0) for r in rows)
-    if never:
+    if never and spec.arrivals != "fill":  # (filling a fleet, jobs that find no room are the point)
         note(f"{never} job(s) never ran over all cells (column 'never ran'); see rows.csv")
     if written:
         note("wrote " + ", ".join(str(p) for p in written))
@@ -191,12 +207,13 @@ def summary_table(name: str, load_kind: str, combined: list[dict[str, Any]], ran
         title += f", fleet {escape(_fleet_label(combined[0]))}"
     table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("profile", no_wrap=True)
-    table.add_column("jobs/h" if load_kind == "jobs_per_hour" else "speed", justify="right", no_wrap=True)
+    table.add_column(LOAD_HEADERS.get(load_kind, "speed"), justify="right", no_wrap=True)
     if len(fleets) > 1:
         table.add_column("fleet", overflow="fold")
     if len(seeds) > 1:
         table.add_column("seeds", justify="right")
-    for _, header in SHOWN:
+    shown = FILL_SHOWN if load_kind == "fill_to" else SHOWN
+    for _, header in shown:
         table.add_column(header, justify="right", overflow="fold")
     for row in combined:
         cells = [escape(str(row["profile"])), f"{row['load']:g}"]
@@ -204,8 +221,8 @@ def summary_table(name: str, load_kind: str, combined: list[dict[str, Any]], ran
             cells.append(escape(_fleet_label(row)))
         if len(seeds) > 1:
             cells.append(str(row["seeds"]))
-        for metric, _ in SHOWN:
-            scale = 100.0 if metric == "utilization" else 1.0
+        for metric, _ in shown:
+            scale = 100.0 if metric in PERCENT else 1.0
             values = [row.get(f"{metric}_{part}") for part in ("mean", "min", "max")]
             mean, low, high = (v * scale if isinstance(v, int | float) else v for v in values)
             cells.append(_span(mean, low, high) if ranges else _span(mean, None, None))
