@@ -118,3 +118,23 @@ def test_delete_is_refused_while_a_job_is_active_there(api: TestClient, containe
     deleted = api.delete(f"{API}/centers/qingdao-ai")
     assert deleted.status_code == 204 and deleted.content == b""
     problem(api.get(f"{API}/centers/qingdao-ai"), 404)
+
+
+def test_a_pool_that_shares_gpus_keeps_placements_gpu_by_gpu_across_cycles(
+    api: TestClient, container: Container
+) -> None:
+    # One node of 4 GPUs that jobs may share: the server places whole GPUs there, and the snapshot
+    # it rebuilds each cycle counts them GPU by GPU, so a job needing 2 waits while 1 is free.
+    shared = {**pool("t4", "T4", per_node=4, nodes=1), "share_gpus": True}
+    created = api.post(f"{API}/centers", json=center("edge", shared))
+    assert created.status_code == 201, created.text
+    assert created.json()["pools"][0]["share_gpus"] is True
+    for name in ("a", "b", "c"):
+        api.post(f"{API}/jobs", json=job(name, "T4:1"))
+    container.loop.run_once()
+    assert api.get(f"{API}/centers/edge").json()["free_accelerators"] == 1
+    waiting = api.post(f"{API}/jobs", json=job("pair", "T4:2")).json()
+    container.loop.run_once()
+    shown = api.get(f"{API}/jobs/{waiting['id']}").json()
+    assert shown["status"] == "PENDING", shown
+    assert api.get(f"{API}/centers/edge").json()["free_accelerators"] == 1

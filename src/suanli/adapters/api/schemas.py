@@ -140,6 +140,7 @@ class PoolOut(BaseModel):
     nodes: int
     price_per_accelerator_hour: float
     carbon_intensity: float
+    share_gpus: bool = False
     total_accelerators: int = Field(description="accelerators_per_node x nodes")
     free_accelerators: int = Field(description="not held by a SCHEDULED or RUNNING job")
 
@@ -173,6 +174,7 @@ class CenterOut(BaseModel):
                 nodes=pool.nodes,
                 price_per_accelerator_hour=pool.price_per_accelerator_hour,
                 carbon_intensity=pool.carbon_intensity,
+                share_gpus=pool.share_gpus,
                 total_accelerators=pool.accelerators,
                 free_accelerators=free.get((center.name, pool.name), pool.accelerators),
             )
