@@ -126,7 +126,8 @@ def test_a_report_is_written_next_to_the_summary_and_its_path_printed(tmp_path: 
     assert code == 0, stderr
     assert str(report) in stderr.replace("\n", "") and "jct_mean_h" in stdout
     page = report.read_text()
-    assert "two-sites" in page and page.count("data:image/png;base64,") == 4
+    assert "two-sites" in page and page.count("data:image/png;base64,") == 5
+    assert "GPUs allocated as arrivals grow" in page  # arrivals ask for less than 5x the fleet
     assert (tmp_path / "out" / "jobs.csv").exists()
 
 

@@ -71,6 +71,26 @@ def test_the_report_shows_each_run_its_metrics_and_four_embedded_plots(tmp_path:
     assert "http://" not in page and "https://" not in page and "<script" not in page.lower()
 
 
+def test_a_run_that_fills_the_fleet_shows_allocation_against_demand(tmp_path: Path) -> None:
+    # FGD's measure: jobs arrive and never leave until they ask for 1.5x the fleet. Nothing ends,
+    # so there is no JCT or utilization over time to draw, only how much of the fleet was taken.
+    pool = Pool(
+        name="gpu",
+        accelerator="A100",
+        accelerators_per_node=4,
+        cpus_per_node=64,
+        memory_gb_per_node=256,
+        nodes=2,
+        price_per_accelerator_hour=1,
+    )
+    fleet = Fleet(name="f", centers=(FleetCenter(name="c", pools=(pool,)),))
+    jobs = tuple(TraceJob(id=f"j{i}", submit_s=float(i), duration_s=float("inf"), gpus=1 + i % 3) for i in range(6))
+    result = Simulation(Workload("fill", jobs, None), fleet, "fifo").run()
+    page = write_report(tmp_path / "r.html", [Run("fill", result, summarize(result))]).read_text()
+    assert "GPUs allocated as arrivals grow" in page and "utilization over time" not in page
+    assert len(images(page)) == 1
+
+
 def test_text_from_data_is_escaped(tmp_path: Path) -> None:
     r = run(EVIL)
     page = write_report(tmp_path / "r.html", [r], title=f"title {EVIL}").read_text()
