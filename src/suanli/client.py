@@ -23,7 +23,7 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut, TokenOut
+from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
 from suanli.adapters.api.schemas import (
     CenterListOut,
     CenterOut,
@@ -55,6 +55,7 @@ __all__ = [
     "SuanliClientError",
     "SuanliConnectionError",
     "TokenOut",
+    "TokensRevokedOut",
     "load_job_specs",
     "read_yaml_items",
 ]
@@ -231,9 +232,14 @@ class SuanliClient:
     def delete_center(self, name: str) -> None:
         self._request("DELETE", f"/centers/{name}")
 
-    def mint_center_token(self, name: str) -> TokenOut:
-        """A new token for the center's agent. The server keeps only its hash: this is the one copy."""
-        return self._post(TokenOut, f"/centers/{name}/tokens")
+    def mint_center_token(self, name: str, *, rotate: bool = False) -> TokenOut:
+        """A new token for the center's agent. The server keeps only its hash: this is the one copy.
+        With ``rotate``, every older token of the center is revoked (``revoked`` says how many)."""
+        return self._post(TokenOut, f"/centers/{name}/tokens", params={"rotate": "true"} if rotate else None)
+
+    def revoke_center_tokens(self, name: str) -> TokensRevokedOut:
+        """Revokes every token of the center; its agent is refused from its next request."""
+        return TokensRevokedOut.model_validate_json(self._request("DELETE", f"/centers/{name}/tokens").content)
 
     # -- jobs -------------------------------------------------------------------------------------
     def submit(self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None) -> JobOut:

@@ -98,6 +98,16 @@ class AgentService:
         self.agents.add_center_token(center, hash_token(token), self.clock.now())
         return token
 
+    def rotate_token(self, center: str) -> tuple[str, int]:
+        """A new token for ``center``, and every older one revoked (how many). The new one is
+        stored first, so an interruption leaves the old ones working rather than none."""
+        token = self.mint_token(center)
+        return token, self.agents.revoke_center_tokens(center, keep=hash_token(token))
+
+    def revoke_tokens(self, center: str) -> int:
+        """Revokes every token of ``center`` (how many): its agent is refused from its next request."""
+        return self.agents.revoke_center_tokens(center)
+
     def center_for(self, token: str) -> str | None:
         return self.agents.center_for_token(hash_token(token))
 

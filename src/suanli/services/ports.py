@@ -192,6 +192,9 @@ class AgentStore(Protocol):
 
     def center_for_token(self, token_hash: str) -> str | None: ...
 
+    def revoke_center_tokens(self, center: str, keep: str | None = None) -> int:
+        """Deletes the center's tokens but ``keep`` (a hash); how many. NotFound for no such center."""
+
     def touch_center(self, center: str, now: datetime) -> None:
         """Records that the center's agent was heard from (no version change)."""
 

@@ -59,3 +59,26 @@ def test_a_deleted_centers_token_stops_working(api: TestClient) -> None:
     agent = register(api, "qd-ai")
     assert api.delete(f"{API}/centers/qd-ai").status_code == 204
     problem(agent.heartbeat(), 401)
+
+
+def test_rotating_revokes_the_older_tokens_and_keeps_the_new_one(api: TestClient) -> None:
+    first = register(api, "qd-ai")
+    second = Agent(api, api.post(f"{API}/centers/qd-ai/tokens").json()["token"])
+    other = register(api, "bj-ai")
+    rotated = api.post(f"{API}/centers/qd-ai/tokens", params={"rotate": "true"})
+    assert rotated.status_code == 201 and rotated.json()["revoked"] == 2
+    problem(first.heartbeat(), 401)
+    problem(second.heartbeat(), 401)
+    assert Agent(api, rotated.json()["token"]).heartbeat().status_code == 200
+    assert other.heartbeat().status_code == 200  # another center's token is untouched
+
+
+def test_revoking_refuses_the_centers_agent_and_keeps_the_center(api: TestClient) -> None:
+    agent = register(api, "qd-ai")
+    revoked = api.delete(f"{API}/centers/qd-ai/tokens")
+    assert revoked.status_code == 200 and revoked.json() == {"center": "qd-ai", "revoked": 1}
+    problem(agent.heartbeat(), 401)
+    assert api.get(f"{API}/centers/qd-ai").status_code == 200
+    assert api.delete(f"{API}/centers/qd-ai/tokens").json()["revoked"] == 0  # nothing left: still fine
+    assert "nowhere" in problem(api.delete(f"{API}/centers/nowhere/tokens"), 404)["detail"]
+    assert "nowhere" in problem(api.post(f"{API}/centers/nowhere/tokens", params={"rotate": "true"}), 404)["detail"]

@@ -91,3 +91,17 @@ def test_token_prints_a_new_token_each_time(cli, tmp_path: Path) -> None:  # typ
 
     missing = cli("center", "token", "cli-nowhere")
     assert any("cli-nowhere" in line for line in assert_clean_error(missing, missing.exit_code))
+
+
+def test_token_rotate_and_revoke(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("center", "add", str(write(tmp_path / "c.yaml", center_yaml("cli-rotate"))))
+    cli("center", "token", "cli-rotate")
+    cli("center", "token", "cli-rotate")
+    rotated = cli("center", "token", "cli-rotate", "--rotate")
+    assert rotated.exit_code == 0, rotated.stderr
+    assert rotated.stdout.strip().startswith("sl_") and rotated.stdout.count("\n") == 1  # the token alone
+    assert "revoked 2 older token(s)" in rotated.stderr
+    revoked = cli("center", "token", "cli-rotate", "--revoke", "-o", "json")
+    assert revoked.json() == {"center": "cli-rotate", "revoked": 1}
+    both = cli("center", "token", "cli-rotate", "--rotate", "--revoke")
+    assert any("--revoke" in line for line in assert_clean_error(both, 2))

@@ -152,6 +152,12 @@ class AttemptListOut(BaseModel):
 class TokenOut(BaseModel):
     center: str
     token: str = Field(description="shown once; only its SHA-256 is stored")
+    revoked: int = Field(default=0, description="older tokens of the center revoked (with rotate=true)")
+
+
+class TokensRevokedOut(BaseModel):
+    center: str
+    revoked: int = Field(description="tokens revoked; agents using them are refused (401) from their next request")
 
 
 class LogAppendOut(BaseModel):

@@ -16,6 +16,7 @@ from suanli.adapters.cli.output import (
     centers_table,
     error,
     fields_table,
+    note,
     out,
     pools_table,
     print_json,
@@ -24,6 +25,7 @@ from suanli.adapters.cli.output import (
 )
 from suanli.client import CenterOut, load_center_spec, load_pools
 from suanli.domain.centers import Backend, CenterKind, CenterSpec
+from suanli.domain.errors import InvalidSpec
 
 app = typer.Typer(
     name="center",
@@ -198,15 +200,41 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: O
 
 
 @app.command("token")
-def token(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
+def token(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument()],
+    rotate: Annotated[
+        bool, typer.Option(help="also revoke every older token (a leaked token: rotate, then restart the agent)")
+    ] = False,
+    revoke: Annotated[
+        bool, typer.Option(help="mint nothing; revoke every token, so the center's agent is refused")
+    ] = False,
+    output: OutputOption = None,
+) -> None:
     """Mint a token for the center's agent. It is shown once; the server keeps only its hash.
 
-    Example: suanli center token qingdao-ai
+    Examples: suanli center token qingdao-ai
+
+    SUANLI_AGENT_TOKEN=$(suanli center token qingdao-ai --rotate) suanli agent ...
+
+    suanli center token qingdao-ai --revoke
     """
     current = state(ctx, output)
-    minted = current.client().mint_center_token(name)
+    if rotate and revoke:
+        raise InvalidSpec("--rotate mints a new token and --revoke mints none: give one of them", field="--revoke")
+    client = current.client()
+    if revoke:
+        revoked = client.revoke_center_tokens(name)
+        if current.json:
+            print_json(revoked)
+        else:
+            out.print(f"revoked {revoked.revoked} token(s) of center {escape(name)}; its agent is refused from now on")
+        return
+    minted = client.mint_center_token(name, rotate=rotate)
     if current.json:
         print_json(minted)
-    else:
-        # Plain, not through rich: the token must come out exactly, for `$(suanli center token x)`.
-        sys.stdout.write(minted.token + "\n")
+        return
+    # Plain, not through rich: the token must come out exactly, for `$(suanli center token x)`.
+    sys.stdout.write(minted.token + "\n")
+    if rotate:
+        note(f"revoked {minted.revoked} older token(s) of center {name}: restart its agent with this one")

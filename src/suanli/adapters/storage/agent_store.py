@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, not_, or_, select, update
+from sqlalchemy import and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from suanli.adapters.storage import job_queries, rows
@@ -58,6 +58,15 @@ class SqlAgentStore:
                 )
             except IntegrityError:  # a 256-bit collision: practically impossible, never silently shared
                 raise StaleVersion("token collision; mint another") from None
+
+    def revoke_center_tokens(self, center: str, keep: str | None = None) -> int:
+        statement = delete(center_tokens).where(center_tokens.c.center == center)
+        if keep is not None:
+            statement = statement.where(center_tokens.c.token_hash != keep)
+        with self._store._write() as connection:
+            if connection.execute(select(centers.c.name).where(centers.c.name == center)).first() is None:
+                raise NotFound(f"center {center!r} not found; `suanli center list` shows the registered centers")
+            return int(connection.execute(statement).rowcount or 0)
 
     def center_for_token(self, token_hash: str) -> str | None:
         statement = (

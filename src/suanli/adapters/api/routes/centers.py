@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from suanli.adapters.api.agent_schemas import TokenOut
+from suanli.adapters.api.agent_schemas import TokenOut, TokensRevokedOut
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.adapters.api.schemas import CenterListOut, CenterOut, PoolsIn
 from suanli.composition import Container
@@ -85,7 +87,22 @@ def centers_router(container: Container) -> APIRouter:
         responses=problem_docs(404, 422),
         summary="Mint a token for the center's agent (shown once; stored hashed)",
     )
-    def mint_token(name: str) -> Response:
+    def mint_token(
+        name: str,
+        rotate: Annotated[bool, Query(description="also revoke every older token of the center")] = False,
+    ) -> Response:
+        if rotate:
+            token, revoked = container.agents.rotate_token(name)
+            return json_response(TokenOut(center=name, token=token, revoked=revoked), 201)
         return json_response(TokenOut(center=name, token=container.agents.mint_token(name)), 201)
+
+    @router.delete(
+        "/{name}/tokens",
+        response_model=TokensRevokedOut,
+        responses=problem_docs(404, 422),
+        summary="Revoke every token of the center: its agent is refused from its next request",
+    )
+    def revoke_tokens(name: str) -> Response:
+        return json_response(TokensRevokedOut(center=name, revoked=container.agents.revoke_tokens(name)))
 
     return router
