@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from suanli.agent.executor import AttemptKey
+from suanli.agent.executor import AttemptKey, owner_tag
 from suanli.domain.centers import Pool
 
 PROTOCOL = 1
@@ -103,6 +103,7 @@ class AgentClient:
 
             agent_version = suanli.__version__
         self.server = server.rstrip("/")
+        self.owner = owner_tag(token)  # tags the attempts it starts, so a restarted agent finds its own
         self.agent_version = agent_version
         self.timeout_s = timeout_s
         self._http = httpx.Client(

@@ -7,9 +7,11 @@ the fencing token, so two executions of one job are never confused.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from suanli.domain.centers import Pool
 
@@ -21,6 +23,14 @@ class AttemptKey:
 
     def __str__(self) -> str:
         return f"job-{self.job_id}-attempt-{self.attempt}"
+
+    @classmethod
+    def parse(cls, text: str) -> AttemptKey:
+        """The key ``str(key)`` wrote; ValueError for anything else."""
+        match = re.fullmatch(r"job-(\d+)-attempt-(\d+)", text)
+        if match is None:
+            raise ValueError(f"not an attempt key: {text!r}")
+        return cls(int(match[1]), int(match[2]))
 
 
 class AttemptState(StrEnum):
@@ -49,6 +59,9 @@ class AttemptSpec:
     accelerators_per_node: int = 0
     nodes: int = 1  # gang size: one process (or backend task) per node, all or nothing
     time_limit_s: float | None = None
+    # Whose it is: an opaque tag of the agent's center (``owner_tag`` of its token). A backend
+    # whose jobs outlive the agent keeps it with the job, so a restarted agent can recover its own.
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,21 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Stops every attempt still running (the agent is stopping)."""
+
+
+@runtime_checkable
+class Recovering(Protocol):
+    """An executor whose attempts outlive the agent (Slurm jobs run on when the agent dies)."""
+
+    def recover(self, owner: str) -> list[AttemptKey]:
+        """Takes over the live attempts a previous agent with this ``owner`` started; their keys.
+        Called once, before the agent's first hello, which then reports them as running."""
+
+
+def owner_tag(token: str) -> str:
+    """The owner tag of an agent's attempts: derived from its center's token (only its center's
+    agents hold it), one way, and not the hash the server stores."""
+    return hashlib.sha256(f"suanli-attempt-owner:{token}".encode()).hexdigest()[:24]
 
 
 class ExecutorRefused(Exception):

@@ -26,7 +26,15 @@ from suanli.agent.client import (
     LogOffsetMismatch,
     StaleAttempt,
 )
-from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, Executor, ExecutorRefused
+from suanli.agent.executor import (
+    AttemptKey,
+    AttemptSpec,
+    AttemptState,
+    AttemptStatus,
+    Executor,
+    ExecutorRefused,
+    Recovering,
+)
 
 log = logging.getLogger("suanli.agent")
 
@@ -104,6 +112,13 @@ class Agent:
             monitor.join(timeout=5)
 
     def _hello(self) -> HelloAnswer:
+        if self.center is None and isinstance(self.executor, Recovering):
+            # Before the first hello: attempts a previous agent of this center left running are
+            # reported as ours, so the server keeps them instead of declaring them lost.
+            with self._executor_lock:
+                recovered = self.executor.recover(self.client.owner)
+            if recovered:
+                log.warning("took over %d attempt(s) a previous agent started: %s", len(recovered), recovered)
         pools = self.executor.pools()
         running = self._running()
         answer = self.client.hello(pools, running, self._backend_problem())
@@ -169,6 +184,7 @@ class Agent:
             accelerators_per_node=assignment.accelerators_per_node,
             nodes=assignment.nodes,
             time_limit_s=assignment.time_limit,
+            owner=self.client.owner,
         )
         try:
             with self._executor_lock:

@@ -42,7 +42,7 @@ from suanli.agent.slurm_cli import (
     parse_squeue,
     subprocess_runner,
 )
-from suanli.agent.slurm_launch import BATCH_FILE, OUTPUT_FILE, read_result, write_attempt_files
+from suanli.agent.slurm_launch import BATCH_FILE, OUTPUT_FILE, read_result, read_spec, write_attempt_files
 from suanli.agent.slurm_pools import Target, pools_from_sinfo
 from suanli.domain.accelerators import CPU, AcceleratorCatalog
 from suanli.domain.centers import Pool
@@ -145,6 +145,46 @@ class SlurmExecutor:
             parse_sinfo(result.stdout), self.catalog, self.gpu_model, self.price, self.partitions
         )
         return list(self._pools.values())
+
+    # -- taking over a previous agent's jobs ---------------------------------------------------
+
+    def recover(self, owner: str) -> list[AttemptKey]:
+        """Takes over the jobs a previous agent of the same center left in Slurm (it died without
+        stopping them): one squeue; a job is ours if its comment names an attempt whose folder
+        under ``work_root`` was written for ``owner``. Jobs that already left squeue are not
+        recovered (the server reruns them). Safe to call again: known attempts are skipped."""
+        if not owner:
+            return []
+        argv = ["squeue", "-h", "--states=all", f"--user={self.user}", "-O", SQUEUE_FIELDS]
+        try:
+            result = call(self.runner, argv, self.command_timeout_s)
+            if result.returncode != 0:
+                raise SlurmUnavailable(error_text(result))
+        except SlurmUnavailable as error:
+            self._problem = f"squeue failed: {error}"
+            return []
+        recovered = []
+        for job in parse_squeue(result.stdout).values():
+            key = _key_of(job.comment)
+            if key is None or key in self._attempts:
+                continue
+            folder = self.work_root / f"{key.job_id}-{key.attempt}"
+            written = read_spec(folder)
+            if written is None or written.get("owner") != owner:
+                continue  # another center's (or a foreign) job: not ours to touch
+            argv_run = written.get("argv")
+            spec = AttemptSpec(
+                key=key,
+                name=str(written.get("name") or key),
+                command=tuple(str(a) for a in argv_run) if isinstance(argv_run, list) else str(key),
+                nodes=int(written.get("nodes") or 1),
+                owner=owner,
+            )
+            attempt = _Attempt(spec, folder, time.monotonic(), slurm_id=job.job_id)
+            self._attempts[key] = attempt
+            self._apply(attempt, job, time.monotonic())
+            recovered.append(key)
+        return recovered
 
     # -- start ------------------------------------------------------------------------------
 
@@ -439,6 +479,17 @@ def _tool_env(environ: Mapping[str, str], slurm_conf: str | None) -> dict[str, s
 
 def _comment(key: AttemptKey) -> str:
     return f"suanli:{key}"
+
+
+def _key_of(comment: str) -> AttemptKey | None:
+    """The attempt a job's comment names (``_comment``'s inverse), or None for other jobs."""
+    text = comment.strip()
+    if not text.startswith("suanli:"):
+        return None
+    try:
+        return AttemptKey.parse(text.removeprefix("suanli:"))
+    except ValueError:
+        return None
 
 
 def _job_name(spec: AttemptSpec) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from suanli.agent.executor import AttemptSpec
 
@@ -143,12 +144,23 @@ def write_attempt_files(folder: Path, spec: AttemptSpec, workdir: str, srun: str
         "workdir": workdir,
         "nodes": spec.nodes,
         "srun": srun,
+        "name": spec.name,
+        "owner": spec.owner,  # a restarted agent takes over only its own center's jobs
     }
     (folder / SPEC_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     (folder / LAUNCHER_FILE).write_text(LAUNCHER, encoding="utf-8")
     batch = folder / BATCH_FILE
     batch.write_text(BATCH_SCRIPT, encoding="utf-8")
     os.chmod(batch, 0o755)
+
+
+def read_spec(folder: Path) -> dict[str, Any] | None:
+    """What ``write_attempt_files`` wrote, or None if it is missing or unreadable."""
+    try:
+        data = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def read_result(folder: Path) -> int | None:

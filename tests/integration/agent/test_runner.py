@@ -20,7 +20,7 @@ from suanli.agent.client import (
     LogOffsetMismatch,
     StaleAttempt,
 )
-from suanli.agent.executor import AttemptKey
+from suanli.agent.executor import AttemptKey, owner_tag
 from suanli.agent.runner import Agent, AgentFatal
 from suanli.domain.centers import Pool
 from tests.integration.agent.conftest import MakeExecutor
@@ -33,8 +33,9 @@ def assignment(job_id: int, command: str, attempt: int = 1) -> Assignment:
 class ScriptedServer(AgentClient):
     """Answers like the server; ``down`` makes every call a transport error."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str = "scripted-token") -> None:
         self.server = "http://scripted"
+        self.owner = owner_tag(token)
         self.down = False
         self.hellos: list[list[AttemptKey]] = []
         self.reports: list[tuple[AttemptKey, str, int | None]] = []

@@ -155,6 +155,64 @@ def test_an_sbatch_that_times_out_is_found_in_the_queue_not_submitted_twice(
     assert executor.slurm_job_id(job.key) is not None and runs.read_text() == "run\n"
 
 
+# -- the agent goes away ---------------------------------------------------------------------------
+
+
+def test_a_restarted_agent_takes_over_its_own_jobs_and_leaves_other_centers_alone(lab: Path, tmp_path: Path) -> None:
+    from tests.conformance.backend_slurm import make_executor
+
+    work = tmp_path / "work"  # shared by two centers' agents, the worst case
+    first = make_executor(work, poll_interval_s=0.0)
+    mine = _job("import time; time.sleep(3); print('finished by the new agent')", owner="center-a")
+    theirs = _job("import time; time.sleep(3)", owner="center-b")
+    for job in (mine, theirs):
+        first.start(job)
+    wait_state(first, mine.key, FINISH_S, final=False, state=AttemptState.RUNNING)
+    # The agent dies (kill -9): its executor is gone without close(); the jobs run on in Slurm.
+    second = make_executor(work, poll_interval_s=0.0)
+    try:
+        assert second.recover("center-a") == [mine.key]
+        assert second.recover("center-a") == []  # already known: not taken twice
+        assert second.recover("") == []
+        done = wait_state(second, mine.key, FINISH_S)
+        assert done.state is AttemptState.SUCCEEDED and done.exit_code == 0
+        assert b"finished by the new agent" in logs_of(second, mine.key)
+        assert status_of(second, theirs.key) is None  # never taken, never cancelled
+        assert wait_state(first, theirs.key, FINISH_S).state is AttemptState.SUCCEEDED
+    finally:
+        second.close()
+        first.close()
+
+
+def test_the_agent_reports_what_it_took_over_in_its_first_hello_and_then_its_end(lab: Path, tmp_path: Path) -> None:
+    import threading
+
+    from suanli.agent.executor import owner_tag
+    from suanli.agent.runner import Agent
+    from tests.conformance.backend_slurm import make_executor
+    from tests.integration.agent.test_runner import ScriptedServer
+
+    work = tmp_path / "work"
+    before = make_executor(work, poll_interval_s=0.0)
+    job = _job("import time; time.sleep(2)", owner=owner_tag("center-token"))
+    before.start(job)
+    wait_state(before, job.key, FINISH_S, final=False, state=AttemptState.RUNNING)
+    server = ScriptedServer("center-token")  # the same center's token: the same owner
+    agent = Agent(server, make_executor(work, poll_interval_s=0.0), poll_s=0.05, max_backoff_s=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: bool(server.hellos), 20, "the first hello")
+        assert server.hellos[0] == [job.key]  # the server keeps it rather than declaring it lost
+        wait_until(lambda: (job.key, "SUCCEEDED", 0) in server.reports, FINISH_S, "the end reported")
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.executor.close()
+        before.close()
+
+
 # -- the controller goes away --------------------------------------------------------------------
 
 
