@@ -164,6 +164,9 @@ def test_a_bad_what_if_file_is_a_clean_error_naming_the_file(tmp_path: Path) -> 
         assert result.exit_code == 2, result.stderr
         assert str(path) in result.stderr.replace("\n", "") and "Traceback" not in result.stderr
         assert result.stdout == ""
+    # The file's message names the field itself: said once, not again in front of it.
+    said = CliRunner().invoke(app, [*EXAMPLE, "--what-if", str(bad)]).stderr.replace("\n", "")
+    assert said.startswith(f"error: {bad}: centers[0].pools[0]"), said
 
 
 def test_what_if_without_fleet_needs_a_trace_that_brings_one(tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ def _report(exc: Exception) -> typer.Exit:
         lines = [f"{where}: {message}" if where else message for where, message in exc.errors]
         return error(f"{exc.path}: {len(exc.errors)} problems", lines, code=EXIT_BAD_INPUT)
     if isinstance(exc, SuanliError):
-        where = f"{exc.field}: " if exc.field else ""
+        # A message from a file's validation names its field itself ("fleet.yaml: pools[0]: ...").
+        named = exc.field and f"{exc.field}:" in exc.message
+        where = f"{exc.field}: " if exc.field and not named else ""
         return error(f"{where}{exc.message}", code=EXIT_BAD_INPUT)
     log.debug("unexpected error", exc_info=exc)
     return error(f"unexpected {type(exc).__name__}: {exc} (set SUANLI_DEBUG=1 for the traceback)", code=EXIT_SERVER)
