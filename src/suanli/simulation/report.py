@@ -188,7 +188,7 @@ def render_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
     ]
     if headline:
@@ -202,7 +202,7 @@ def render_report(
         if figure is None:
             continue
         parts.append(f"<h2>{e(heading)}</h2>")
-        parts.append(f'<img alt="{e(heading, quote=True)}" src="data:image/png;base64,{_png(figure)}">')
+        parts.append(f'<img alt="{e(heading, quote=True)}" src="data:image/png;base64,{png_base64(figure)}">')
     parts.append(
         "<p class='foot'>Made by <code>suanli simulate</code>. Times are hours from submission; "
         "utilization counts accelerators (not CPU cores) busy over the fleet's accelerators. "
@@ -212,7 +212,7 @@ def render_report(
     return "\n".join(parts) + "\n"
 
 
-_CSS = """
+CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
        color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -336,16 +336,16 @@ def resample_steps(
 
 # -- figures --------------------------------------------------------------------------------------
 
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def _text(value: str) -> str:
+def plain_text(value: str) -> str:
     """Data text as matplotlib draws it literally: no mathtext, no hidden legend entries."""
     value = value.replace("$", r"\$")
     return " " + value if value.startswith("_") else value
 
 
-def _figure(height: float = 4.2) -> tuple[Figure, Axes]:
+def figure_axes(height: float = 4.2) -> tuple[Figure, Axes]:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(9.5, height), dpi=100, layout="constrained")
@@ -362,7 +362,7 @@ def _cdf_figure(series: Sequence[_Series], attribute: str, what: str) -> Figure 
     everything = np.concatenate(columns)
     top = float(everything.max()) if everything.size else 1.0
     log = top > 100 * floor
-    figure, axes = _figure()
+    figure, axes = figure_axes()
     for i, s in enumerate(series):
         x, y = cdf_points(getattr(s, attribute))
         if not x.size:
@@ -370,11 +370,11 @@ def _cdf_figure(series: Sequence[_Series], attribute: str, what: str) -> Figure 
         if log:
             x = np.maximum(x, floor)
         zero = float(np.mean(getattr(s, attribute) <= (floor if log else 0.0))) if attribute == "queued" else None
-        label = _text(s.label) + (f" ({zero:.0%} of jobs wait < 1 min)" if zero is not None and log else "")
+        label = plain_text(s.label) + (f" ({zero:.0%} of jobs wait < 1 min)" if zero is not None and log else "")
         median = float(np.median(getattr(s, attribute)))
         label += f", median {_hours(median)}"
         axes.step(
-            np.concatenate(([x[0]], x)), np.concatenate(([0.0], y)), where="post", color=_COLORS[i % 8], label=label
+            np.concatenate(([x[0]], x)), np.concatenate(([0.0], y)), where="post", color=COLORS[i % 8], label=label
         )
     if log:
         axes.set_xscale("log")
@@ -398,12 +398,13 @@ def _cdf_figure(series: Sequence[_Series], attribute: str, what: str) -> Figure 
 def _utilization_figure(series: Sequence[_Series]) -> Figure | None:
     if not any(s.times.size and s.end_h > 0 for s in series):  # (in FGD's measure nothing ends)
         return None
-    figure, axes = _figure()
+    figure, axes = figure_axes()
     end = max(s.end_h for s in series)
     for i, s in enumerate(series):
         x, y = resample_steps(s.times, s.utilization, 0.0, max(s.end_h, 1e-9))
         mean = float(np.mean(y)) if y.size else 0.0
-        axes.step(x, y, where="post", color=_COLORS[i % 8], linewidth=1, label=f"{_text(s.label)} (mean {mean:.0%})")
+        label = f"{plain_text(s.label)} (mean {mean:.0%})"
+        axes.step(x, y, where="post", color=COLORS[i % 8], linewidth=1, label=label)
     axes.set_xlim(0, max(end, 1e-9))
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("time since the first submission (hours)")
@@ -423,14 +424,14 @@ def _allocation_figure(series: Sequence[_Series]) -> Figure | None:
     shown = [s for s in series if s.allocation and s.allocation[-1][0] <= ALLOCATION_VIEW_MAX_DEMAND]
     if not shown:
         return None
-    figure, axes = _figure()
+    figure, axes = figure_axes()
     right = max(s.allocation[-1][0] for s in shown)
     axes.plot([0, min(1.0, right)], [0, min(1.0, right)], color="#bbb", linewidth=1, linestyle="--")
     for i, s in enumerate(shown):
         x, y = np.array(s.allocation[:: max(1, len(s.allocation) // MAX_POINTS)]).T
         at_full = next((a for asked, a in s.allocation if asked >= 1.0), None)
-        label = _text(s.label) + (f" ({at_full:.1%} at 100%)" if at_full is not None else "")
-        axes.plot(x, y, color=_COLORS[i % 8], linewidth=1.2, label=label)
+        label = plain_text(s.label) + (f" ({at_full:.1%} at 100%)" if at_full is not None else "")
+        axes.plot(x, y, color=COLORS[i % 8], linewidth=1.2, label=label)
     axes.set_xlim(0, right)
     axes.set_ylim(0, 1.02)
     axes.set_xlabel("GPUs asked by the jobs arrived so far (share of the fleet)")
@@ -452,7 +453,7 @@ def _group_figure(series: Sequence[_Series]) -> Figure | None:
     shown = sorted(jobs, key=lambda g: (-jobs[g], g))[:MAX_GROUPS]
     shown.reverse()  # the busiest on top of a horizontal bar chart
     height = max(2.5, 0.8 + 0.28 * len(shown) * max(1, len(series)) ** 0.6)
-    figure, axes = _figure(height)
+    figure, axes = figure_axes(height)
     width = 0.8 / len(series)
     positions = np.arange(len(shown), dtype=float)
     for i, s in enumerate(series):
@@ -461,10 +462,10 @@ def _group_figure(series: Sequence[_Series]) -> Figure | None:
             positions + (len(series) - 1 - i) * width - 0.4 + width / 2,
             means,
             height=width,
-            color=_COLORS[i % 8],
-            label=_text(s.label),
+            color=COLORS[i % 8],
+            label=plain_text(s.label),
         )
-    axes.set_yticks(positions, [_text(f"{g} ({jobs[g]:,} jobs)") for g in shown])
+    axes.set_yticks(positions, [plain_text(f"{g} ({jobs[g]:,} jobs)") for g in shown])
     axes.set_xlabel("mean job completion time (hours)")
     more = len(jobs) - len(shown)
     axes.set_title("Mean JCT per group (VC, tenant)" + (f"; the {len(shown)} busiest of {len(jobs)}" if more else ""))
@@ -481,11 +482,16 @@ def _percent() -> Any:
     return PercentFormatter(1.0, decimals=0)
 
 
+def percent_axis(axes: Axes) -> None:
+    """Shows the y axis's shares (0-1) as percentages."""
+    axes.yaxis.set_major_formatter(_percent())
+
+
 def _hours(value: float) -> str:
     return f"{value * 60:.0f} min" if value < 1 else f"{value:.1f} h"
 
 
-def _png(figure: Figure) -> str:
+def png_base64(figure: Figure) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(figure)

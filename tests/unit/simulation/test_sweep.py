@@ -296,9 +296,11 @@ def test_the_command_prints_the_comparison_and_writes_the_files(tmp_path: Path) 
         "trace: {kind: generic, path: mine.csv, options: {submit: submit_time, duration: runtime, gpus: num_gpu}}\n"
         "profiles: [fifo, default]\nloads: [1, 4]\nfleets: [fleet.yaml]\n"
     )
-    result = cli(str(spec), "--workers", "1", "--out", str(tmp_path / "out"))
+    report = tmp_path / "out" / "sweep.html"
+    result = cli(str(spec), "--workers", "1", "--out", str(tmp_path / "out"), "--report", str(report))
     assert result.exit_code == 0, result.stderr
     assert "sweep mine" in result.stdout and "fifo" in result.stdout
+    assert str(report) in result.stderr.replace("\n", "") and "Sweep mine" in report.read_text()
     rows = json.loads((tmp_path / "out" / "rows.json").read_text())
     assert [(r["profile"], r["load"]) for r in rows] == [
         ("fifo", 1.0),

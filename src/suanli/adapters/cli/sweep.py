@@ -103,11 +103,17 @@ def sweep(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="write rows.csv, rows.json and summary.csv here")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="write an HTML comparison report here: the table, and each metric against the load"
+        ),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """Run one simulation per profile x load x seed x fleet, in parallel, and compare them.
 
-    Examples: suanli sweep sweeps/gavel.yaml --workers 2 --out results/
+    Examples: suanli sweep sweeps/gavel.yaml --workers 2 --out results/ --report results/sweep.html
 
     suanli sweep --kind gavel --trace simulation_throughputs.json -p fifo -p default --load 4 --load 5.6
     --seed 0 --seed 1 --max-jobs 500
@@ -181,6 +187,10 @@ def sweep(
     elapsed = time.perf_counter() - started
     combined = sw.aggregate(rows)
     written = sw.write_results(out_dir, rows, combined) if out_dir is not None else []
+    if report is not None:
+        from suanli.simulation.sweep_report import write_sweep_report
+
+        written.append(write_sweep_report(report, spec.name, spec.load_kind, combined))
     if current.json:
         print_json(sw.jsonable({"name": spec.name, "cells": len(cells), "rows": rows, "summary": combined}))
         return
