@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -188,7 +189,10 @@ def _single(run: Run, out_dir: Path | None, report: Path | None, *, json_output:
     else:
         table = Table(title=f"{summary.workload} on {summary.fleet}, profile {summary.profile}", show_header=False)
         for name, value in summary.as_dict().items():
-            table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+            if isinstance(value, float):  # NaN: nothing to measure (no job ended, say)
+                table.add_row(name, f"{value:.4g}" if math.isfinite(value) else "-")
+            else:
+                table.add_row(name, str(value))
         out.print(table)
         if summary.never_ran:
             never = result.never_ran[0]
