@@ -153,18 +153,11 @@ class SlurmExecutor:
         stopping them): one squeue; a job is ours if its comment names an attempt whose folder
         under ``work_root`` was written for ``owner``. Jobs that already left squeue are not
         recovered (the server reruns them). Safe to call again: known attempts are skipped."""
-        if not owner:
-            return []
-        argv = ["squeue", "-h", "--states=all", f"--user={self.user}", "-O", SQUEUE_FIELDS]
-        try:
-            result = call(self.runner, argv, self.command_timeout_s)
-            if result.returncode != 0:
-                raise SlurmUnavailable(error_text(result))
-        except SlurmUnavailable as error:
-            self._problem = f"squeue failed: {error}"
+        queued = self._squeue() if owner else None
+        if queued is None:
             return []
         recovered = []
-        for job in parse_squeue(result.stdout).values():
+        for job in queued.values():
             key = _key_of(job.comment)
             if key is None or key in self._attempts:
                 continue
@@ -286,17 +279,24 @@ class SlurmExecutor:
             self._refresh(live, now)
         return [attempt.status() for attempt in self._attempts.values()]
 
-    def _refresh(self, live: list[_Attempt], now: float) -> None:
+    def _squeue(self) -> dict[str, QueuedJob] | None:
+        """Every job of the user Slurm lists, by id; None (and ``healthy()`` says why) when Slurm
+        does not answer."""
         argv = ["squeue", "-h", "--states=all", f"--user={self.user}", "-O", SQUEUE_FIELDS]
         try:
             result = call(self.runner, argv, self.command_timeout_s)
             if result.returncode != 0:
                 raise SlurmUnavailable(error_text(result))
         except SlurmUnavailable as error:
-            self._problem = f"squeue failed: {error}"  # states stay as they were: nothing is lost
-            return
+            self._problem = f"squeue failed: {error}"
+            return None
         self._problem = None
-        jobs = parse_squeue(result.stdout)
+        return parse_squeue(result.stdout)
+
+    def _refresh(self, live: list[_Attempt], now: float) -> None:
+        jobs = self._squeue()
+        if jobs is None:
+            return  # states stay as they were: nothing is lost
         by_comment = {job.comment: job for job in jobs.values()}
         missing = []
         for attempt in live:
