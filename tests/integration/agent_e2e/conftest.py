@@ -68,8 +68,17 @@ class Cluster:
         self.client.add_center({"name": name, "owner": "test", "kind": "ai", "region": "test", "pools": [pool]})
         return self.client.mint_center_token(name).token
 
-    def start_agent(self, center: str, token: str, accelerators: str = DECLARED, timeout_s: float = 15) -> AgentProcess:
-        """A real `suanli agent` for ``center``, run in its own work dir; returns once it said hello."""
+    def start_agent(
+        self,
+        center: str,
+        token: str,
+        accelerators: str = DECLARED,
+        timeout_s: float = 15,
+        backend: tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+    ) -> AgentProcess:
+        """A real `suanli agent` for ``center``, run in its own work dir; returns once it said hello.
+        ``backend``: other options in place of ``--accelerators`` (``--backend slurm ...``)."""
         work = self.root / f"agent-{center}"
         work.mkdir(parents=True, exist_ok=True)
         log = work / "agent.log"
@@ -79,10 +88,12 @@ class Cluster:
         env["SUANLI_HOME"] = str(work)
         # Jobs that run `python3` get this interpreter (and its packages), virtualenv or not.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env |= extra_env or {}
+        chosen = list(backend) or ["--accelerators", accelerators]
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "suanli.adapters.cli.main", "agent", "--server", self.server.url]
-                + ["--accelerators", accelerators, "--work-dir", str(work), "--cancel-grace", "2"],
+                + [*chosen, "--work-dir", str(work), "--cancel-grace", "2"],
                 cwd=work,
                 env=env,
                 stdout=out,

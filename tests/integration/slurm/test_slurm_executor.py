@@ -213,6 +213,36 @@ def test_the_agent_reports_what_it_took_over_in_its_first_hello_and_then_its_end
         before.close()
 
 
+def test_a_job_survives_its_agent_being_killed_and_finishes_under_the_next_one(lab: Path, tmp_path: Path) -> None:
+    """End to end: a real server and real `suanli agent --backend slurm` processes."""
+    from suanli.client import SuanliClient
+    from tests.conformance.backend_slurm import GPU_MODEL, slurm_conf
+    from tests.integration.agent_e2e.conftest import Cluster
+    from tests.servers import start_server
+
+    # The next agent says hello well within agent_offline_after_s, as a supervisor restart does.
+    server = start_server(tmp_path / "server", agent_offline_after_s="30", agent_heartbeat_s="0.5")
+    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
+    options = ("--backend", "slurm", "--gpu-model", GPU_MODEL)
+    env = {"SLURM_CONF": slurm_conf()}
+    try:
+        token = cluster.add_center("hpc")
+        first = cluster.start_agent("hpc", token, backend=options, extra_env=env, timeout_s=30)
+        script = "import time; time.sleep(5); print('finished after the agent died')"
+        job = cluster.client.submit(
+            {"name": "long", "command": [sys.executable, "-c", script], "resources": {"accelerators": f"{GPU_MODEL}:1"}}
+        )
+        cluster.wait_status(job.id, "RUNNING", timeout=30)
+        first.kill9()
+        second = cluster.start_agent("hpc", token, backend=options, extra_env=env, timeout_s=30)
+        done = cluster.wait_status(job.id, "SUCCEEDED", "FAILED", "CANCELLED", timeout=60)
+        assert (done.status, done.attempts) == ("SUCCEEDED", 1), done.message
+        assert [a.state for a in cluster.client.job_attempts(job.id)] == ["SUCCEEDED"]
+        assert "took over 1 attempt" in second.output()
+    finally:
+        cluster.close()
+
+
 # -- the controller goes away --------------------------------------------------------------------
 
 
