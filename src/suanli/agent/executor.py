@@ -63,6 +63,10 @@ class AttemptSpec:
     # whose jobs outlive the agent keeps it with the job, so a restarted agent can recover its own.
     owner: str = ""
 
+    def job_env(self) -> dict[str, str]:
+        """What the job's processes see of it: its own variables, plus its ids, which win."""
+        return {**self.env, "SUANLI_JOB_ID": str(self.key.job_id), "SUANLI_ATTEMPT": str(self.key.attempt)}
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptStatus:

@@ -112,7 +112,7 @@ def job_manifest(spec: AttemptSpec, shape: JobShape, limits: dict[str, str]) -> 
     name = job_name(spec.key)
     labels = owner_labels(spec.key, shape.center)
     argv = list(spec.command) if isinstance(spec.command, tuple) else ["/bin/sh", "-c", spec.command]
-    env = {**spec.env, "SUANLI_JOB_ID": str(spec.key.job_id), "SUANLI_ATTEMPT": str(spec.key.attempt)}
+    env = spec.job_env()
     env_list: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in env.items()]
     container: dict[str, Any] = {"name": CONTAINER, "image": shape.image, "command": argv, "env": env_list}
     if limits:

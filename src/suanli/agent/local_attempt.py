@@ -73,9 +73,7 @@ def job_environment(
     hide = set(hidden)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_") and k not in hide}
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(spec.env)
-    env["SUANLI_JOB_ID"] = str(spec.key.job_id)
-    env["SUANLI_ATTEMPT"] = str(spec.key.attempt)
+    env.update(spec.job_env())
     for variable, indices in devices.items():
         env[variable] = ",".join(map(str, indices))
     if port is not None:

@@ -246,7 +246,7 @@ class RayExecutor:
         )
 
     def _submit(self, spec: AttemptSpec, sid: str, resource: str, amount: float) -> None:
-        env = {**spec.env, "SUANLI_JOB_ID": str(spec.key.job_id), "SUANLI_ATTEMPT": str(spec.key.attempt)}
+        env = spec.job_env()
         if bad := [name for name in env if not _ENV_NAME.match(name)]:
             raise ExecutorRefused(f"{spec.key}: environment variable names must be letters, digits and _: {bad!r}")
         # Ray expands $NAME and ${NAME} in runtime_env env_vars (os.path.expandvars), with no way to

@@ -32,6 +32,7 @@ from suanli.agent.slurm_cli import (
     QueuedJob,
     Runner,
     SlurmUnavailable,
+    answer,
     call,
     describe_exit,
     error_text,
@@ -133,9 +134,7 @@ class SlurmExecutor:
         if self.partitions:
             argv.append(f"--partition={','.join(self.partitions)}")
         try:
-            result = call(self.runner, argv, self.command_timeout_s)
-            if result.returncode != 0:
-                raise SlurmUnavailable(error_text(result))
+            result = answer(self.runner, argv, self.command_timeout_s)
         except SlurmUnavailable as error:
             self._problem = f"sinfo failed: {error}"
             if self._pools:
@@ -284,9 +283,7 @@ class SlurmExecutor:
         does not answer."""
         argv = ["squeue", "-h", "--states=all", f"--user={self.user}", "-O", SQUEUE_FIELDS]
         try:
-            result = call(self.runner, argv, self.command_timeout_s)
-            if result.returncode != 0:
-                raise SlurmUnavailable(error_text(result))
+            result = answer(self.runner, argv, self.command_timeout_s)
         except SlurmUnavailable as error:
             self._problem = f"squeue failed: {error}"
             return None

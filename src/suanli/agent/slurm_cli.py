@@ -45,6 +45,14 @@ def call(runner: Runner, argv: Sequence[str], timeout_s: float) -> subprocess.Co
         raise SlurmUnavailable(f"cannot run {argv[0]}: {error}") from error
 
 
+def answer(runner: Runner, argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Runs a query (sinfo, squeue): as ``call``, and a non-zero exit is SlurmUnavailable too."""
+    result = call(runner, argv, timeout_s)
+    if result.returncode != 0:
+        raise SlurmUnavailable(error_text(result))
+    return result
+
+
 def error_text(result: subprocess.CompletedProcess[str]) -> str:
     text = (result.stderr or result.stdout or "").strip()
     return text or f"exited with code {result.returncode}"

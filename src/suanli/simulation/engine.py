@@ -272,6 +272,8 @@ class _Run:
         for pool in self.snapshot.pools:
             if pool.accelerator != CPU:
                 self.share_capacity[pool.accelerator] = self.share_capacity.get(pool.accelerator, 0) + pool.total
+        # A job's speed per model when the trace measured none: the catalog's relative factors.
+        self.catalog_speeds = {m: sim.catalog.throughput(m) for m in self.share_capacity}
         self.allocation: Allocation = {}
         self.on_model: dict[tuple[int, str], Shape] = {}  # a job's shape narrowed to one model
         self.allocated_for: frozenset[int] = frozenset()
@@ -398,8 +400,7 @@ class _Run:
         anything runs."""
         assert self.share is not None
         active = [*self.running, *self.waiting]
-        fallback = {m: self.sim.catalog.throughput(m) for m in self.share_capacity}
-        share_jobs = [self._share_job(index, fallback) for index in active]
+        share_jobs = [self._share_job(index) for index in active]
         if len(active) != len(self.allocated_for) or not self.allocated_for.issuperset(active):
             # The shares change only with the set of jobs.
             self.allocation = self.share.allocate(share_jobs, self.share_capacity)
@@ -428,7 +429,7 @@ class _Run:
         self._move(kept, fresh, placed)
         return bool(self.running)
 
-    def _share_job(self, index: int, fallback: dict[str, float]) -> ShareJob:
+    def _share_job(self, index: int) -> ShareJob:
         """The job as the time-sharing policy sees it this round (``received`` may be the run's own
         record of it: the policy reads it within the round, before anything changes it)."""
         job = self.jobs[index]
@@ -449,7 +450,7 @@ class _Run:
         return ShareJob(
             index,
             self.arrived_as[index].accelerators,
-            job.throughputs or fallback,
+            job.throughputs or self.catalog_speeds,
             received,
             self.now - job.submit_s,
             remaining,

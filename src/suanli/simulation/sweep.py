@@ -27,7 +27,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -623,7 +623,7 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
         out["workload"] = members[0].get("workload", "")
         out["seeds"] = len(members)
         for metric in metrics:
-            values = [float(r[metric]) for r in members if _finite(r[metric])]
+            values = [float(r[metric]) for r in members if is_number(r[metric])]
             out[f"{metric}_mean"] = sum(values) / len(values) if values else math.nan
             out[f"{metric}_min"] = min(values) if values else math.nan
             out[f"{metric}_max"] = max(values) if values else math.nan
@@ -631,7 +631,8 @@ def aggregate(rows: Sequence[Row]) -> list[Row]:
     return combined
 
 
-def _finite(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
+    """A finite number (not NaN, infinity or a boolean): a metric that measured something."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -8,12 +8,12 @@ report can be made from any sweep, local or on Ray. Self-contained like the run 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from suanli.simulation.report import COLORS, CSS, figure_axes, percent_axis, plain_text, png_base64
+from suanli.simulation.sweep import is_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,7 +45,7 @@ def render_sweep_report(name: str, load_kind: str, combined: Sequence[Row]) -> s
     e = html.escape
     # A metric no run has a non-zero value of (no prices in the fleet, no job that ended) has
     # nothing to compare.
-    shown = [plot for plot in PLOTTED if any(_finite(v := r.get(f"{plot[0]}_mean")) and v != 0 for r in combined)]
+    shown = [plot for plot in PLOTTED if any(is_number(v := r.get(f"{plot[0]}_mean")) and v != 0 for r in combined)]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -96,10 +96,10 @@ def _table(load_kind: str, combined: Sequence[Row], shown: Sequence[tuple[str, s
 
 def _span(row: Row, metric: str, pct: bool) -> str:
     mean, low, high = (row.get(f"{metric}_{part}") for part in ("mean", "min", "max"))
-    if not isinstance(mean, int | float) or not math.isfinite(mean):
+    if not is_number(mean):
         return "-"
     text = _number(mean, pct)
-    if isinstance(low, int | float) and isinstance(high, int | float) and low != high:
+    if is_number(low) and is_number(high) and low != high:
         text += f" ({_number(low, pct)}-{_number(high, pct)})"
     return text
 
@@ -114,14 +114,14 @@ def _figure(load_kind: str, combined: Sequence[Row], metric: str, what: str, pct
     loads = sorted({float(r["load"]) for r in combined})
     for i, (label, rows) in enumerate(series.items()):
         points = [(float(r["load"]), r[f"{metric}_mean"], r[f"{metric}_min"], r[f"{metric}_max"]) for r in rows]
-        points = [p for p in points if _finite(p[1])]
+        points = [p for p in points if is_number(p[1])]
         if not points:
             continue
         # One load: side by side, a little apart, so the bars of each profile show.
         xs = [i if len(loads) == 1 else x for x, *_ in points]
         ys = [p[1] for p in points]
-        low = [p[1] - p[2] if _finite(p[2]) else 0.0 for p in points]
-        high = [p[3] - p[1] if _finite(p[3]) else 0.0 for p in points]
+        low = [p[1] - p[2] if is_number(p[2]) else 0.0 for p in points]
+        high = [p[3] - p[1] if is_number(p[3]) else 0.0 for p in points]
         axes.errorbar(
             xs,
             ys,
@@ -142,7 +142,3 @@ def _figure(load_kind: str, combined: Sequence[Row], metric: str, what: str, pct
     axes.set_title(what[0].upper() + what[1:] + " (mean over seeds; bars: min-max)")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(4, len(series)), frameon=False)
     return figure
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
