@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from pydantic import ValidationError
 
 
 class SuanliError(Exception):
@@ -81,3 +80,12 @@ def invalid(error: ValidationError, source: str, kind: type[E]) -> E:
         problems.append(f"{where}: {message}" if where else message)
     first = field_path(errors[0]["loc"]) if errors else ""
     return kind(f"{source}: {'; '.join(problems)}", field=first or None)
+
+
+def describe_error(error: Exception) -> str:
+    """One line for a person about an unexpected error: a validation error as the fields it
+    names, else the error's own first line, with its kind."""
+    if isinstance(error, ValidationError):
+        return invalid(error, error.title, InvalidSpec).message
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

@@ -32,7 +32,9 @@ ACTIVE = frozenset({JobStatus.SCHEDULED, JobStatus.RUNNING})
 INTERRUPTED = frozenset({JobStatus.PREEMPTED, JobStatus.LOST})
 
 _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED}),
+    # PENDING -> FAILED: the scheduler cannot consider the job at all (a spec stored under older
+    # limits); it fails alone, with the reason, so that it never stops a cycle.
+    JobStatus.PENDING: frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED, JobStatus.FAILED}),
     # SCHEDULED -> PENDING: the center refused the assignment; the job waits again.
     JobStatus.SCHEDULED: frozenset(
         {

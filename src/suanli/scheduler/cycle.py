@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from suanli.domain.errors import InvalidSpec
+from suanli.domain.errors import InvalidSpec, describe_error
 from suanli.scheduler.backfill import BackfillFilter, reserve
 from suanli.scheduler.framework import (
     Candidate,
@@ -217,6 +217,43 @@ class Scheduler:
         once the backfill reservation, if the profile makes one, is made."""
         return ctx.reservation is not None or not self.profile.backfill
 
+    def _decide(
+        self,
+        request: SchedulingRequest,
+        snapshot: Snapshot,
+        ctx: CycleContext,
+        plans: dict[Shape, _ShapePlan],
+        blocked: dict[Shape, tuple[tuple[Rejection, ...], float]],
+        explain_waiting: bool,
+    ) -> Decision | None:
+        """Step 3 and 4 for one job: place it, or say why it waits (None: a waiting job the
+        caller did not ask to hear about)."""
+        shape = request.shape
+        key = shape.plan_key
+        known = blocked.get(key)
+        if known is not None and _limit(shape) >= known[1]:
+            return Decision(request.job_id, rejections=known[0]) if explain_waiting else None
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = self._plan(shape, snapshot, ctx)
+        filters = self.dynamic_filters if ctx.reservation is None else self.reserved_filters
+        choice, rejected = self._choose(shape, plan, ctx, filters)
+        if choice is not None:
+            end = ctx.now + shape.time_limit if shape.time_limit is not None else None
+            snapshot.allocations[request.job_id] = Allocation(
+                request.job_id, choice.pool_index, choice.node_indices, choice.slots, end, choice.gpus, choice.demand
+            )
+            return Decision(request.job_id, choice=choice)
+        reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
+        by_backfill = any(r.plugin == BackfillFilter.name for r in rejected)
+        blocked[key] = (reasons, _limit(shape) if by_backfill else 0.0)
+        decision = Decision(request.job_id, rejections=reasons)
+        if self.profile.backfill and ctx.reservation is None and plan.feasible:
+            ctx.reservation = decision.reservation = reserve(
+                request.job_id, shape, plan.feasible, snapshot.allocations.values(), ctx.now
+            )
+        return decision if explain_waiting or decision.reservation is not None else None
+
     # -- the cycle -----------------------------------------------------------------------------
     def run_cycle(
         self, snapshot: Snapshot, queue: Iterable[SchedulingRequest], now: float, *, explain_waiting: bool = True
@@ -234,7 +271,6 @@ class Scheduler:
         # Backfill alone depends on the time limit: a shape it blocked at limit T stays blocked at
         # any limit >= T, while shorter runs are tried again. Entry: (rejections, that T).
         blocked: dict[Shape, tuple[tuple[Rejection, ...], float]] = {}
-        allocations = snapshot.allocations  # grows with this cycle's placements
         decisions: list[Decision] = []
         ordered: Sequence[SchedulingRequest] = self.queue_order.order(list(queue))
         if ctx.mix is None and self.needs_mix:  # no target workload given: keep room for the queue
@@ -242,45 +278,15 @@ class Scheduler:
         # No pool has a free slot; only a cycle that may stop early looks, after each placement.
         full = not explain_waiting and not _any_free(snapshot)
         for request in ordered:
-            shape = request.shape
-            key = shape.plan_key
-            known = blocked.get(key)
-            if known is not None and _limit(shape) >= known[1]:
-                if explain_waiting:
-                    decisions.append(Decision(request.job_id, rejections=known[0]))
+            try:
+                decision = self._decide(request, snapshot, ctx, plans, blocked, explain_waiting)
+            except Exception as error:  # one job's failure must never stop everyone else's cycle
+                decisions.append(Decision(request.job_id, error=describe_error(error)))
                 continue
-            plan = plans.get(key)
-            if plan is None:
-                plan = plans[key] = self._plan(shape, snapshot, ctx)
-            filters = self.dynamic_filters if ctx.reservation is None else self.reserved_filters
-            choice, rejected = self._choose(shape, plan, ctx, filters)
-            if choice is not None:
-                end = now + shape.time_limit if shape.time_limit is not None else None
-                allocation = Allocation(
-                    request.job_id,
-                    choice.pool_index,
-                    choice.node_indices,
-                    choice.slots,
-                    end,
-                    choice.gpus,
-                    choice.demand,
-                )
-                allocations[request.job_id] = allocation
-                decisions.append(Decision(request.job_id, choice=choice))
-                full = not explain_waiting and not _any_free(snapshot)
-                if full and self._reservation_settled(ctx):
-                    break
-                continue
-            reasons = plan.rejections + tuple(rejected)  # plan.rejections now include dropped candidates
-            by_backfill = any(r.plugin == BackfillFilter.name for r in rejected)
-            blocked[key] = (reasons, _limit(shape) if by_backfill else 0.0)
-            decision = Decision(request.job_id, rejections=reasons)
-            if self.profile.backfill and ctx.reservation is None and plan.feasible:
-                ctx.reservation = decision.reservation = reserve(
-                    request.job_id, shape, plan.feasible, allocations.values(), now
-                )
-            if explain_waiting or decision.reservation is not None:
+            if decision is not None:
                 decisions.append(decision)
+                if decision.choice is not None:
+                    full = not explain_waiting and not _any_free(snapshot)
             if full and self._reservation_settled(ctx):
                 break
         return CycleResult(decisions, ctx.reservation, shapes_evaluated=len(plans))

@@ -150,12 +150,17 @@ class Decision:
     rejections: tuple[Rejection, ...] = ()
     reservation: Reservation | None = None  # set on the job that holds the backfill reservation
     notes: list[str] = field(default_factory=list)
+    # Not "unschedulable" but an error: deciding for this job raised (a bug, or a request that
+    # cannot be built). The cycle went on for every other job; the caller fails this one.
+    error: str = ""
 
     @property
     def placed(self) -> bool:
         return self.choice is not None
 
     def explain(self) -> list[str]:
+        if self.error:
+            return [f"the scheduler cannot consider this job: {self.error}", *self.notes]
         if self.choice is not None:
             return [self.choice.reason(), *self.notes]
         lines = ["waiting: no center can take this job now"]
@@ -177,4 +182,8 @@ class CycleResult:
 
     @property
     def waiting(self) -> list[Decision]:
-        return [d for d in self.decisions if d.choice is None]
+        return [d for d in self.decisions if d.choice is None and not d.error]
+
+    @property
+    def errors(self) -> list[Decision]:
+        return [d for d in self.decisions if d.error]

@@ -115,14 +115,24 @@ class AgentService:
 
     def hello(self, center: str, pools: Sequence[Pool], running: Iterable[Key], problem: str = "") -> list[Key]:
         """The agent (re)connects: its pools replace the registered ones, an OFFLINE center comes
-        back, and attempts it was given but no longer runs are lost (their jobs queue again).
-        Returns the reported attempts it must kill."""
+        back, and attempts it reported started but no longer runs are lost (their jobs queue
+        again). Returns the reported attempts it must kill.
+
+        A delivered attempt it never reported started and does not know is handed out again
+        instead: the poll answer that carried it was lost (a proxy's 502, a server killed while
+        answering), so nothing ran. That is safe after an agent restart too, because every
+        executor adopts what a previous agent of its center started (``recover``, or a start
+        that finds the backend's job under the attempt's key), and starts a key only once."""
         self.centers.set_pools(center, pools)
         self._seen(center, problem)
         reported = set(running)
         lost = False
         for live in self.agents.live_attempts(center):
-            if live.delivered and live.key not in reported:
+            if not live.delivered or live.key in reported:
+                continue
+            if live.unstarted_since is not None and live.current:
+                self.agents.redeliver(live.job_id, live.number, live.unstarted_since)
+            else:
                 lost |= self._lose(live, f"the agent of center {center!r} restarted without attempt {live.number}")
         if lost:
             self.on_release()

@@ -14,18 +14,25 @@ Two caches keep a cycle's cost proportional to the pending queue, not to the fle
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.domain.errors import NotFound, StaleVersion, describe_error
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+from suanli.domain.stored_specs import UncheckedJobSpec
 from suanli.scheduler.cycle import Scheduler
 from suanli.scheduler.framework import Choice
 from suanli.scheduler.request import SchedulingRequest
 from suanli.scheduler.snapshot import Snapshot
 from suanli.services.clock import Clock
 from suanli.services.ports import CycleRecord, PlacementWrite, Store
+
+log = logging.getLogger("suanli.scheduler")
+_RERUNS = 3  # cycles run again at once when decisions raised, each without the jobs that did
 
 
 class SchedulingService:
@@ -80,24 +87,46 @@ class SchedulingService:
             self._centers_mark = mark
         return self._working
 
-    def _queue(self) -> tuple[list[SchedulingRequest], dict[int, int]]:
+    def _queue(self) -> tuple[list[SchedulingRequest], dict[int, int], dict[int, str]]:
+        """The requests of the backlog, their versions, and the jobs whose request cannot be
+        built (a spec stored under older limits), with why."""
         pending = self.store.pending_jobs(known=frozenset(self._requests))
         requests: dict[int, SchedulingRequest] = {}
+        unbuildable: dict[int, str] = {}
         for job in pending:
             cached = self._requests.get(job.id)
             if cached is None:
                 assert job.spec is not None, "the store loads specs the cache lacks"
-                cached = SchedulingRequest.from_spec(job.id, job.spec, job.tenant_id)
+                built = _request(job.id, job.spec, job.tenant_id)
+                if isinstance(built, str):  # a poison job fails alone; it never stops the cycle
+                    unbuildable[job.id] = built
+                    continue
+                cached = built
             requests[job.id] = cached
         self._requests = requests  # jobs that left the queue leave the cache
-        return list(requests.values()), {job.id: job.version for job in pending}
+        return list(requests.values()), {job.id: job.version for job in pending}, unbuildable
 
     def run_cycle(self) -> CycleRecord:
         started = time.perf_counter()
         now = self.clock.now()
-        queue, versions = self._queue()
+        queue, versions, failing = self._queue()
         snapshot = self._working_snapshot()
         result = self.scheduler.run_cycle(snapshot, queue, now.timestamp(), explain_waiting=False)
+        for _ in range(_RERUNS):
+            if not result.errors:
+                break
+            # A decision that raised may have left the working copy half-changed: the others are
+            # decided again at once, without those jobs, on a fresh snapshot.
+            log.error("the scheduler failed on %d job(s), which fail alone: %s", len(result.errors), result.errors[0])
+            failing |= {d.job_id: d.error for d in result.errors}
+            queue = [request for request in queue if request.job_id not in failing]
+            self.invalidate()
+            snapshot = self._working_snapshot()
+            result = self.scheduler.run_cycle(snapshot, queue, now.timestamp(), explain_waiting=False)
+        if result.errors:  # still failing: decided again next cycle, on a fresh snapshot
+            self.invalidate()
+        if failing:
+            self._fail(failing, versions)
         writes = [
             PlacementWrite(d.job_id, versions[d.job_id], _placement(d.choice))
             for d in result.decisions
@@ -112,7 +141,7 @@ class SchedulingService:
             holder=self.holder,
             started_at=now,
             placed=len(written),
-            waiting=len(versions) - len(writes),
+            waiting=len(versions) - len(writes) - len(failing),
             duration_ms=(time.perf_counter() - started) * 1000,
             reservation=self.last_reservation,
         )
@@ -122,10 +151,28 @@ class SchedulingService:
             self.store.record_cycle(record)
         return record
 
+    def _fail(self, failing: dict[int, str], versions: dict[int, int]) -> None:
+        """Fails each job the scheduler cannot consider, with the reason; one that moved meanwhile
+        (cancelled) is left to its new state."""
+        now = self.clock.now()
+        for job_id, reason in failing.items():
+            self._requests.pop(job_id, None)
+            try:
+                job = self.store.get_job(job_id)
+                if job.version != versions.get(job_id) or job.status is not JobStatus.PENDING:
+                    continue
+                message = f"the scheduler cannot consider this job: {reason}"
+                self.store.save_job(job.transitioned(JobStatus.FAILED, now, message=message), job.version)
+            except (StaleVersion, NotFound):
+                continue
+            log.warning("job %d failed before it could be scheduled: %s", job_id, reason)
+
     def explain(self, job: Job) -> list[str]:
         """Why a job is where it is. A waiting job is tried afresh against current capacity."""
         if job.status is JobStatus.PENDING:
-            request = SchedulingRequest.from_spec(job.id, job.spec, job.tenant_id)
+            request = _request(job.id, job.spec, job.tenant_id)
+            if isinstance(request, str):
+                return [f"the scheduler cannot consider this job: {request}"]
             decision = self.scheduler.run_cycle(self.snapshot(), [request], self.clock.now().timestamp()).decisions[0]
             if decision.choice is not None:
                 lines = [
@@ -144,6 +191,16 @@ class SchedulingService:
         if job.placement is not None and job.placement.reason:
             lines.append(job.placement.reason)
         return lines
+
+
+def _request(job_id: int, spec: JobSpec, tenant_id: str) -> SchedulingRequest | str:
+    """The job's scheduling request, or why it cannot be built (a spec stored under older limits)."""
+    if isinstance(spec, UncheckedJobSpec):
+        return spec.problem
+    try:
+        return SchedulingRequest.from_spec(job_id, spec, tenant_id)
+    except Exception as error:
+        return describe_error(error)
 
 
 def _placement(choice: Choice) -> Placement:

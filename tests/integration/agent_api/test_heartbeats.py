@@ -89,6 +89,25 @@ def test_an_agent_that_restarts_without_its_attempts_gives_them_back(api: TestCl
     assert [(a["job_id"], a["attempt"]) for a in agent.poll().json()["assignments"]] == [(job_id, 2)]
 
 
+def test_a_hello_after_a_lost_poll_answer_hands_the_attempt_out_again(api: TestClient, container: Container) -> None:
+    """The poll's answer carried the assignment but never arrived (a proxy answered 502): the
+    agent says hello without it. Nothing ran, so the same attempt is handed out again; with
+    max_retries 0 the job must not fail, and no retry is burned."""
+    agent = register(api, "qd-ai")
+    agent.hello([pool()])
+    job_id = submit(api)  # max_retries 0
+    container.loop.run_once()
+    assert [a["job_id"] for a in agent.poll().json()["assignments"]] == [job_id]  # lost on the way
+    assert agent.hello([pool()], []).json()["kill"] == []
+    assert job(api, job_id)["status"] == "SCHEDULED"
+    again = agent.poll().json()["assignments"]
+    assert [(a["job_id"], a["attempt"]) for a in again] == [(job_id, 1)]
+    assert agent.report(job_id, 1, "SUCCEEDED", exit_code=0).status_code == 200
+    shown = job(api, job_id)
+    assert shown["status"] == "SUCCEEDED" and shown["attempts"] == 1
+    assert [a["state"] for a in attempts(api, job_id)] == ["SUCCEEDED"]
+
+
 def test_a_restarted_server_gives_agents_a_full_period_before_judging_them(
     api: TestClient, container: Container, settings: Settings, clock: ManualClock
 ) -> None:

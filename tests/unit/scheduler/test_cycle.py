@@ -4,7 +4,9 @@ import pytest
 
 from suanli.domain.errors import InvalidSpec
 from suanli.scheduler.cycle import Scheduler
+from suanli.scheduler.framework import Candidate, CycleContext, FilterPlugin
 from suanli.scheduler.registry import Profile
+from suanli.scheduler.request import Shape
 from suanli.scheduler.snapshot import Snapshot
 from tests.builders import make_center, make_job, make_pool
 
@@ -62,3 +64,31 @@ def test_profiles_reject_unknown_plugins_with_the_list_of_known_ones() -> None:
     with pytest.raises(InvalidSpec, match="unknown queue order"):
         Profile.from_config({"queue_order": "random"})
     assert Profile.from_config({"queue_order": "fifo", "scores": {"price": 2}}).scores == {"price": 2}
+
+
+class _FailsOnThreeNodes(FilterPlugin):
+    """A filter with a bug that only 3-node jobs meet."""
+
+    name = "fails-on-three-nodes"
+
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+        if shape.nodes == 3:
+            raise ZeroDivisionError("division by zero")
+        return None
+
+
+@pytest.mark.parametrize("explain_waiting", [True, False])
+def test_a_job_whose_decision_raises_gets_an_error_and_the_cycle_goes_on(explain_waiting: bool) -> None:
+    center = make_center("qd", make_pool(nodes=4))
+    scheduler = Scheduler("default")
+    scheduler.filters.insert(0, _FailsOnThreeNodes())
+    jobs = [make_job(1).gpus("A100-80G:8"), make_job(2).gpus("A100-80G:8").nodes(3), make_job(3).gpus("A100-80G:8")]
+    result = scheduler.run_cycle(
+        Snapshot.build([center], []), [j.build() for j in jobs], NOW, explain_waiting=explain_waiting
+    )
+    assert [d.job_id for d in result.placed] == [1, 3]
+    assert [(d.job_id, d.error) for d in result.errors] == [(2, "ZeroDivisionError: division by zero")]
+    assert result.waiting == []
+    assert result.errors[0].explain() == [
+        "the scheduler cannot consider this job: ZeroDivisionError: division by zero"
+    ]

@@ -22,6 +22,7 @@ from suanli.domain.attempts import AttemptState
 from suanli.domain.job import Job
 from suanli.domain.job_status import ACTIVE, JobStatus
 from suanli.domain.jobs import JobSpec
+from suanli.domain.stored_specs import stored_spec
 from suanli.services.ports import JobFilter, PendingJob, PlacementWrite
 
 _CHUNK = 1000  # values per IN (...) list, well under SQLite's limit on bound parameters
@@ -166,7 +167,7 @@ def _pending_jobs(connection: Connection, known: frozenset[int]) -> list[Pending
         head = (jobs.c.id, jobs.c.version, jobs.c.tenant_id, jobs.c.priority, rows.SPEC_TEXT)
         result = connection.execute(select(*head).where(jobs.c.status == _PENDING).order_by(jobs.c.id))
         return [
-            PendingJob(job_id, version, tenant, priority, JobSpec.model_validate_json(spec))
+            PendingJob(job_id, version, tenant, priority, stored_spec(spec))
             for job_id, version, tenant, priority, spec in result.all()
         ]
     cursor = connection.connection.cursor()  # the DBAPI cursor, inside this same transaction
@@ -182,7 +183,7 @@ def _pending_jobs(connection: Connection, known: frozenset[int]) -> list[Pending
     for chunk in _chunks(missing):
         statement = select(jobs.c.id, rows.SPEC_TEXT).where(jobs.c.id.in_(chunk))
         for job_id, spec in connection.execute(statement).all():
-            specs[job_id] = JobSpec.model_validate_json(spec)
+            specs[job_id] = stored_spec(spec)
     return [
         PendingJob(job_id, version, tenant, priority, specs.get(job_id))
         for job_id, version, tenant, priority in backlog

@@ -12,7 +12,7 @@ from suanli.adapters.storage.tables import centers, jobs, scheduler_cycles
 from suanli.domain.centers import Backend, Center, CenterKind, CenterSpec, CenterState, Pool
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
-from suanli.domain.jobs import JobSpec
+from suanli.domain.stored_specs import stored_spec
 from suanli.services.ports import CycleRecord, NewJob
 
 # The spec is read as JSON text and parsed by pydantic in one step (model_validate_json), which is
@@ -121,7 +121,7 @@ def job_from_row(row: Row[Any]) -> Job:
     return Job(
         id=row.id,
         tenant_id=row.tenant_id,
-        spec=JobSpec.model_validate_json(row.spec_json),
+        spec=stored_spec(row.spec_json),
         status=JobStatus(row.status),
         version=row.version,
         attempts=row.attempts,
@@ -161,3 +161,4 @@ def cycle_from_row(row: Row[Any]) -> CycleRecord:
 
 
 CYCLE_COLUMNS = list(scheduler_cycles.c)
+
