@@ -226,13 +226,10 @@ class Scheduler:
         blocked: dict[Shape, tuple[tuple[Rejection, ...], float]],
         explain_waiting: bool,
     ) -> Decision | None:
-        """Step 3 and 4 for one job: place it, or say why it waits (None: a waiting job the
-        caller did not ask to hear about)."""
+        """Step 3 and 4 for one job not known to be blocked: place it, or say why it waits (None:
+        a waiting job the caller did not ask to hear about)."""
         shape = request.shape
         key = shape.plan_key
-        known = blocked.get(key)
-        if known is not None and _limit(shape) >= known[1]:
-            return Decision(request.job_id, rejections=known[0]) if explain_waiting else None
         plan = plans.get(key)
         if plan is None:
             plan = plans[key] = self._plan(shape, snapshot, ctx)
@@ -278,6 +275,11 @@ class Scheduler:
         # No pool has a free slot; only a cycle that may stop early looks, after each placement.
         full = not explain_waiting and not _any_free(snapshot)
         for request in ordered:
+            known = blocked.get(request.shape.plan_key)  # the common case of a long queue: inline
+            if known is not None and _limit(request.shape) >= known[1]:
+                if explain_waiting:
+                    decisions.append(Decision(request.job_id, rejections=known[0]))
+                continue
             try:
                 decision = self._decide(request, snapshot, ctx, plans, blocked, explain_waiting)
             except Exception as error:  # one job's failure must never stop everyone else's cycle
