@@ -49,6 +49,17 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_\-]", "", name).lower()
 
 
+def _loose(key: str, separator: str) -> str:
+    """A regular expression for the names whose ``_key`` is ``key``: any case, one optional
+    ``separator`` between characters (what people write: ``a100``, ``A100-80G``, ``910B``)."""
+    chars = [f"[{c}{c.upper()}]" if c.isalpha() and c.upper() != c else re.escape(c) for c in key]
+    return f"{separator}?".join(chars)
+
+
+# A count of 1 to MAX_ACCELERATORS_PER_NODE (1024), leading zeros allowed, as int() reads it.
+COUNT_PATTERN = "0*(?:[1-9][0-9]{0,2}|10[01][0-9]|102[0-4])"
+
+
 class AcceleratorCatalog:
     """Resolves names to models. Built once from the built-ins plus any models added by config."""
 
@@ -78,6 +89,20 @@ class AcceleratorCatalog:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._models.values())
+
+    def name_pattern(self) -> str:
+        """JSON Schema ``pattern`` of the model names this catalog resolves (in the loose form
+        it takes, one separator between characters)."""
+        separator = r"[\s_\-]"
+        keys = sorted(self._by_key, key=lambda k: (-len(k), k))
+        models = "|".join(_loose(k, separator) for k in keys)
+        return f"^{separator}?(?:{models}){separator}?$"
+
+    def request_pattern(self) -> str:
+        """JSON Schema ``pattern`` of a request written as text: ``MODEL`` or ``MODEL:COUNT``."""
+        keys = sorted((k for k in self._by_key if k[:1].isalnum()), key=lambda k: (-len(k), k))
+        models = "|".join(_loose(k, r"[_\-]") for k in keys)
+        return rf"^\s*(?:{models})[_\-]?\s*(?::\s*{COUNT_PATTERN}\s*)?$"
 
     def throughput(self, name: str) -> float:
         model = self._models.get(name)

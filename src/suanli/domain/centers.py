@@ -7,9 +7,34 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from suanli.domain.accelerators import CPU
+from suanli.domain.accelerators import CPU, AcceleratorCatalog
+from suanli.domain.limits import (
+    MAX_ACCELERATORS_PER_NODE,
+    MAX_CARBON_INTENSITY,
+    MAX_CPUS_PER_NODE,
+    MAX_MEMORY_GB_PER_NODE,
+    MAX_MODEL_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NODES_PER_POOL,
+    MAX_POOLS_PER_CENTER,
+    MAX_PRICE_PER_ACCELERATOR_HOUR,
+    MAX_REGION_CHARS,
+    MAX_SHARED_GPUS_PER_POOL,
+    Flag,
+    Float,
+    Int,
+    NoNul,
+)
 
-Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$")]
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$"
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
+Owner = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), NoNul()]
+Region = Annotated[str, Field(min_length=1, max_length=MAX_REGION_CHARS), NoNul()]
+Model = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_MODEL_CHARS, json_schema_extra={"pattern": AcceleratorCatalog().name_pattern()}),
+    NoNul(),
+]
 
 
 class CenterKind(StrEnum):
@@ -44,14 +69,18 @@ class Pool(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Name
-    accelerator: str = Field(description="accelerator model from the catalog, or CPU")
-    accelerators_per_node: int = Field(ge=1, le=1024)
-    cpus_per_node: int = Field(ge=1, le=100_000)
-    memory_gb_per_node: float = Field(gt=0, le=1_000_000)
-    nodes: int = Field(ge=0, le=1_000_000)
-    price_per_accelerator_hour: float = Field(ge=0, description="CNY per accelerator-hour")
-    carbon_intensity: float = Field(default=500.0, ge=0, description="gCO2 per kWh of the site's power")
-    share_gpus: bool = Field(
+    accelerator: Model = Field(description="accelerator model from the catalog, or CPU")
+    accelerators_per_node: Int = Field(ge=1, le=MAX_ACCELERATORS_PER_NODE)
+    cpus_per_node: Int = Field(ge=1, le=MAX_CPUS_PER_NODE)
+    memory_gb_per_node: Float = Field(gt=0, le=MAX_MEMORY_GB_PER_NODE)
+    nodes: Int = Field(ge=0, le=MAX_NODES_PER_POOL)
+    price_per_accelerator_hour: Float = Field(
+        ge=0, le=MAX_PRICE_PER_ACCELERATOR_HOUR, description="CNY per accelerator-hour"
+    )
+    carbon_intensity: Float = Field(
+        default=500.0, ge=0, le=MAX_CARBON_INTENSITY, description="gCO2 per kWh of the site's power"
+    )
+    share_gpus: Flag = Field(
         default=False,
         description=(
             "jobs may share a GPU (a one-GPU job may ask for part of one) and CPU-only jobs may use the "
@@ -69,6 +98,12 @@ class Pool(BaseModel):
             raise ValueError("a CPU pool's accelerators_per_node is its cores and cannot exceed cpus_per_node")
         if self.accelerator == CPU and self.share_gpus:
             raise ValueError("share_gpus is for GPU pools; a CPU pool has no GPUs to share")
+        if self.share_gpus and self.accelerators > MAX_SHARED_GPUS_PER_POOL:
+            # The scheduler tracks each shared GPU by itself (scheduler/sharing.py).
+            raise ValueError(
+                f"a pool that shares GPUs holds at most {MAX_SHARED_GPUS_PER_POOL} of them (nodes x "
+                "accelerators_per_node); split it into several pools"
+            )
         return self
 
 
@@ -78,11 +113,11 @@ class CenterSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: Name
-    owner: str = Field(min_length=1, max_length=200, description="the organization that runs the center")
+    owner: Owner = Field(description="the organization that runs the center")
     kind: CenterKind
-    region: str = Field(min_length=1, max_length=100)
+    region: Region
     backend: Backend = Backend.LOCAL
-    pools: tuple[Pool, ...] = Field(default=(), max_length=256)
+    pools: tuple[Pool, ...] = Field(default=(), max_length=MAX_POOLS_PER_CENTER)
 
     @field_validator("pools")
     @classmethod

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+# ASCII digits only (``\d`` would take other scripts' digits too), so that the JSON schema's
+# pattern and this parser accept the same strings.
+DURATION_PATTERN = r"^\s*(?:[0-9]+(?:\.[0-9]+)?\s*[smhdSMHD]\s*)+$"
+_DURATION = re.compile(DURATION_PATTERN)
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd])")
 
 
 def parse_duration(value: object) -> float:
@@ -15,10 +19,9 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if not text or _PART.sub("", text):
+        if not _DURATION.match(value):
             raise ValueError(f"{value!r} is not a duration; write seconds or a string like '2h' or '1h30m'")
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(value.lower()))
     else:
         raise ValueError("a duration is a number of seconds or a string like '2h' or '1h30m'")
     if seconds <= 0:

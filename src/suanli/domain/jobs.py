@@ -1,7 +1,9 @@
 """Jobs (作业): what a tenant asks to run (the spec) and where it stands (the status).
 
 The spec is validated here so that every way in — YAML, REST, SDK — gives the same errors,
-each naming its field.
+each naming its field. Every limit comes from ``domain/limits.py``, which the scheduler and the
+executors read too; the JSON schema of each field states the same limits (``json_schema_extra``),
+so the API's OpenAPI document accepts what validation accepts.
 """
 
 from __future__ import annotations
@@ -13,20 +15,58 @@ from typing import Annotated, Any
 from pydantic import (
     AliasChoices,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from suanli.domain.accelerators import CPU, AcceleratorCatalog
-from suanli.domain.centers import CenterKind
-from suanli.domain.durations import parse_duration
+from suanli.domain.centers import CenterKind, Model, Name, Region
 from suanli.domain.errors import InvalidSpec
+from suanli.domain.job_fields import (
+    ENV_NAME_PATTERN,
+    ENV_SCHEMA,
+    LABELS_SCHEMA,
+    Command,
+    EnvValue,
+    JobName,
+    LabelKey,
+    LabelValue,
+    Seconds,
+    Workdir,
+    mapping_schema,
+)
+from suanli.domain.limits import (
+    DEADLINE_PATTERN,
+    EARLIEST_DEADLINE_YEAR,
+    LATEST_DEADLINE_YEAR,
+    MAX_ACCELERATORS_PER_NODE,
+    MAX_ALTERNATIVES,
+    MAX_CONSTRAINT_CENTERS,
+    MAX_CONSTRAINT_REGIONS,
+    MAX_CPUS_PER_NODE,
+    MAX_ENV_BYTES,
+    MAX_ENV_NAME_CHARS,
+    MAX_ENV_VARIABLES,
+    MAX_JOB_PRICE_PER_HOUR,
+    MAX_LABELS,
+    MAX_MEMORY_GB_PER_NODE,
+    MAX_NODES_PER_JOB,
+    MAX_PRIORITY,
+    MAX_RETRIES,
+    MIN_PRIORITY,
+    NUMBER_ONLY,
+    Float,
+    Int,
+    utf8_size,
+)
 
-_ACCELERATOR_REQUEST = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*(?::\s*(-?\d+)\s*)?$")
+_ACCELERATOR_REQUEST = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*(?::\s*(-?[0-9]+)\s*)?$")
+_BUILTIN = AcceleratorCatalog()
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 
 class AcceleratorRequest(BaseModel):
@@ -34,8 +74,8 @@ class AcceleratorRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    model: str = Field(min_length=1, max_length=64)
-    count: int = Field(default=1, ge=1, le=1024)
+    model: Model
+    count: Int = Field(default=1, ge=1, le=MAX_ACCELERATORS_PER_NODE)
 
     @model_validator(mode="before")
     @classmethod
@@ -52,17 +92,29 @@ class AcceleratorRequest(BaseModel):
         return f"{self.model}:{self.count}"
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lambda s: s, return_type=float)]
+_TEXT_REQUEST = {"type": "string", "pattern": _BUILTIN.request_pattern(), "description": "MODEL or MODEL:COUNT"}
+
+
+def _resources_schema(schema: dict[str, Any]) -> None:
+    """Alternatives may be written as text or one alone; a CPU-only job's cores are capped."""
+    request = {"anyOf": [_TEXT_REQUEST, schema["properties"]["accelerators"]["items"]]}
+    schema["properties"]["accelerators"] = {
+        "anyOf": [request, {"type": "array", "items": request, "maxItems": MAX_ALTERNATIVES}],
+        "default": [],
+        "description": "accelerators per node, as alternatives: the job runs on any one of them",
+    }
+    cpu_only_cap = {"properties": {"cpus": {"maximum": MAX_ACCELERATORS_PER_NODE}}}
+    schema["anyOf"] = [{"properties": {"accelerators": {"minItems": 1}}, "required": ["accelerators"]}, cpu_only_cap]
 
 
 class Resources(BaseModel):
     """Per-node resources. ``accelerators`` lists alternatives, any one of which will do."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_resources_schema)
 
-    accelerators: tuple[AcceleratorRequest, ...] = Field(default=(), max_length=16)
-    cpus: int = Field(default=1, ge=1, le=100_000)
-    memory_gb: float = Field(default=1.0, gt=0, le=1_000_000)
+    accelerators: tuple[AcceleratorRequest, ...] = Field(default=(), max_length=MAX_ALTERNATIVES)
+    cpus: Int = Field(default=1, ge=1, le=MAX_CPUS_PER_NODE)
+    memory_gb: Float = Field(default=1.0, gt=0, le=MAX_MEMORY_GB_PER_NODE)
 
     @field_validator("accelerators", mode="before")
     @classmethod
@@ -77,21 +129,58 @@ class Resources(BaseModel):
             raise ValueError("each accelerator model may appear once among the alternatives")
         return value
 
+    @field_validator("cpus")
+    @classmethod
+    def _cpu_job_fits_a_cpu_node(cls, cpus: int, info: ValidationInfo) -> int:
+        # A CPU-only job is placed by cores in a CPU pool, whose nodes count at most this many.
+        if "accelerators" in info.data and not info.data["accelerators"] and cpus > MAX_ACCELERATORS_PER_NODE:
+            raise PydanticCustomError(
+                "cpu_job_too_wide",
+                "a job without accelerators takes at most {limit} cores per node (it is placed by cores "
+                "in a CPU pool); use more nodes, or fewer cpus",
+                {"limit": MAX_ACCELERATORS_PER_NODE},
+            )
+        return cpus
+
 
 class Constraints(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    regions: tuple[str, ...] = Field(default=(), max_length=100)
+    regions: tuple[Region, ...] = Field(default=(), max_length=MAX_CONSTRAINT_REGIONS)
     center_kinds: tuple[CenterKind, ...] = Field(default=(), max_length=4)
-    centers: tuple[str, ...] = Field(default=(), max_length=1000)
-    max_price_per_hour: float | None = Field(default=None, ge=0, description="CNY per hour for the whole job")
-    deadline: datetime | None = Field(default=None, description="the job must be able to finish by then")
+    centers: tuple[Name, ...] = Field(default=(), max_length=MAX_CONSTRAINT_CENTERS)
+    max_price_per_hour: Annotated[float, Field(ge=0, le=MAX_JOB_PRICE_PER_HOUR), NUMBER_ONLY] | None = Field(
+        default=None, description="CNY per hour for the whole job"
+    )
+    deadline: datetime | None = Field(
+        default=None,
+        description=(
+            "the job must be able to finish by then: a time with a zone, after the job is submitted "
+            "(and after its time limit from then), in the years 1970 to 8999"
+        ),
+        json_schema_extra={"pattern": DEADLINE_PATTERN},
+    )
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        # Not a number: pydantic would read one as seconds since 1970, which no one means here.
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("give the deadline as a time with a zone, e.g. 2026-12-01T18:00:00+08:00")
+        return value
 
     @field_validator("deadline")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _aware_and_in_range(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        if value.tzinfo is None:
             raise ValueError("give the deadline with a time zone, e.g. 2026-12-01T18:00:00+08:00")
+        if not EARLIEST_DEADLINE_YEAR <= value.year <= LATEST_DEADLINE_YEAR:
+            raise ValueError(
+                f"the deadline must lie in the years {EARLIEST_DEADLINE_YEAR} to {LATEST_DEADLINE_YEAR}; "
+                "leave it out for none"
+            )
         return value
 
 
@@ -100,34 +189,39 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=200)
-    command: str | tuple[str, ...] = Field(
-        validation_alias=AliasChoices("command", "entrypoint"),
-        description="a list of arguments run as is, or a string run by the shell",
+    name: JobName
+    command: Command = Field(validation_alias=AliasChoices("command", "entrypoint"))
+    workdir: Workdir | None = None
+    env: dict[str, EnvValue] = Field(
+        default_factory=dict, max_length=MAX_ENV_VARIABLES, json_schema_extra=mapping_schema(ENV_SCHEMA)
     )
-    workdir: str | None = Field(default=None, max_length=4096)
-    env: dict[str, str] = Field(default_factory=dict, max_length=1000)
     resources: Resources = Field(default_factory=Resources)
-    nodes: int = Field(default=1, ge=1, le=4096, description="gang size: all nodes start together or none")
-    priority: int = Field(default=0, ge=-1000, le=1000)
+    nodes: Int = Field(default=1, ge=1, le=MAX_NODES_PER_JOB, description="gang size: all nodes start together or none")
+    priority: Int = Field(default=0, ge=MIN_PRIORITY, le=MAX_PRIORITY)
     time_limit: Seconds | None = Field(default=None, description="run-time limit; also the backfill estimate")
     constraints: Constraints = Field(default_factory=Constraints)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=100)
-    max_retries: int = Field(default=0, ge=0, le=100)
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty_command(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        if not value or (isinstance(value, str) and not value.strip()):
-            raise ValueError("the command must not be empty")
-        return value
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, max_length=MAX_LABELS, json_schema_extra=mapping_schema(LABELS_SCHEMA)
+    )
+    max_retries: Int = Field(default=0, ge=0, le=MAX_RETRIES)
 
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
         for key in env:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if len(key) > MAX_ENV_NAME_CHARS or not _ENV_NAME.match(key):
+                shown = repr(key) if len(key) <= 40 else f"{key[:40]!r}..."
+                raise ValueError(
+                    f"{shown} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*, "
+                    f"at most {MAX_ENV_NAME_CHARS} characters)"
+                )
+        if env:
+            size = utf8_size([f"{k}={v}" for k, v in env.items()])
+            if size > MAX_ENV_BYTES:
+                raise ValueError(
+                    f"the environment takes {size} bytes; it may take at most {MAX_ENV_BYTES} "
+                    "(NAME=value, UTF-8, one NUL each)"
+                )
         return env
 
     def canonical(self, catalog: AcceleratorCatalog) -> JobSpec:
@@ -145,6 +239,24 @@ class JobSpec(BaseModel):
             raise InvalidSpec("two alternatives name the same accelerator model", field="resources.accelerators")
         resolved = tuple(r.model_copy(update={"model": m}) for r, m in zip(requests, models, strict=True))
         return self.model_copy(update={"resources": self.resources.model_copy(update={"accelerators": resolved})})
+
+    def check_submitted_at(self, now: datetime) -> None:
+        """Refuses what can never run from ``now`` on: a deadline already past, or one that even
+        a run started now could not meet. Raises InvalidSpec naming the deadline."""
+        deadline = self.constraints.deadline
+        if deadline is None:
+            return
+        if deadline <= now:
+            raise InvalidSpec(
+                f"the deadline {deadline.isoformat()} has already passed; give a later one, or none",
+                field="constraints.deadline",
+            )
+        if self.time_limit is not None and now.timestamp() + self.time_limit > deadline.timestamp():
+            raise InvalidSpec(
+                f"a run of up to {self.time_limit:g}s started now would end after the deadline "
+                f"{deadline.isoformat()}; give a later deadline or a shorter time_limit",
+                field="constraints.deadline",
+            )
 
     def alternatives(self) -> tuple[AcceleratorRequest, ...]:
         """Per-node requests to try; a CPU-only job asks for CPU cores in CPU pools."""

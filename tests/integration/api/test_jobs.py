@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from suanli.composition import Container
+from suanli.domain.limits import MAX_ID
 from tests.integration.api.conftest import API, center, fields, job, job_count, pool, problem
 
 
@@ -61,10 +62,10 @@ def test_missing_and_malformed_ids(api: TestClient) -> None:
     problem(api.post(f"{API}/jobs/12345/cancel"), 404)
     problem(api.get(f"{API}/jobs/12345/explain"), 404)
     assert fields(problem(api.get(f"{API}/jobs/abc"), 422)) == ["job_id"]
-    for huge in ("0", "-1", str(2**63), "9" * 30):
+    for huge in ("0", "-1", str(MAX_ID + 1), str(2**63), "9" * 30):
         assert fields(problem(api.get(f"{API}/jobs/{huge}"), 422)) == ["job_id"]
         assert fields(problem(api.post(f"{API}/jobs/{huge}/cancel"), 422)) == ["job_id"]
-    assert str(2**63 - 1) in problem(api.get(f"{API}/jobs/{2**63 - 1}"), 404)["detail"]
+    assert str(MAX_ID) in problem(api.get(f"{API}/jobs/{MAX_ID}"), 404)["detail"]
 
 
 def test_an_idempotency_key_replay_returns_the_same_job(api: TestClient, container: Container) -> None:

@@ -7,17 +7,33 @@ anything changes, because a half-understood report from a center must not move a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from suanli.domain.attempts import Attempt, AttemptState
 from suanli.domain.centers import Pool
 from suanli.domain.job import Job
+from suanli.domain.limits import MAX_ID, NUMBER_ONLY, NoNul
 
 PROTOCOL = 1
+MAX_PROBLEM_CHARS = 2000
+MAX_MESSAGE_CHARS = 4000
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+# The schema says the one version this server speaks (``const``); another is refused with a 400
+# that says which to install (routes/agent.py, ``check_protocol``), not with a bare 422.
+Protocol = Annotated[int, Field(json_schema_extra={"const": PROTOCOL}), NUMBER_ONLY]
+BackendProblem = Annotated[
+    str,
+    Field(max_length=MAX_PROBLEM_CHARS, description="what is wrong with the backend; empty if healthy"),
+    NoNul(),
+]
+
+# Strict as JSON is: an unknown field, a string for a number or a number for a string is refused.
+# (Pydantic's strict mode would also refuse 3.0 for an integer, which JSON Schema calls one.)
+_STRICT = ConfigDict(extra="forbid")
+AttemptNumber = Annotated[int, Field(ge=1, le=2**31 - 1), NUMBER_ONLY]
+JobId = Annotated[int, Field(ge=1, le=MAX_ID), NUMBER_ONLY]
 
 
 class AttemptKeyIO(BaseModel):
@@ -25,18 +41,18 @@ class AttemptKeyIO(BaseModel):
 
     model_config = _STRICT
 
-    job_id: int = Field(ge=1, le=2**63 - 1)
-    attempt: int = Field(ge=1, le=2**31 - 1)
+    job_id: JobId
+    attempt: AttemptNumber
 
 
 class HelloIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # pools are lax like the operator's API
 
-    protocol: int = Field(strict=True)
-    agent_version: str = Field(min_length=1, max_length=100)
+    protocol: Protocol
+    agent_version: Annotated[str, Field(min_length=1, max_length=100), NoNul()]
     pools: tuple[Pool, ...] = Field(max_length=256)
     running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
-    problem: str = Field(default="", max_length=2000, description="what is wrong with the backend; empty if healthy")
+    problem: BackendProblem = ""
 
 
 class HelloOut(BaseModel):
@@ -50,9 +66,9 @@ class HelloOut(BaseModel):
 class HeartbeatIn(BaseModel):
     model_config = _STRICT
 
-    protocol: int
+    protocol: Protocol
     running: list[AttemptKeyIO] = Field(default_factory=list, max_length=100_000)
-    problem: str = Field(default="", max_length=2000, description="what is wrong with the backend; empty if healthy")
+    problem: BackendProblem = ""
 
 
 class HeartbeatOut(BaseModel):
@@ -109,10 +125,10 @@ ReportedState = Literal["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "REFUSED"
 class StateIn(BaseModel):
     model_config = _STRICT
 
-    protocol: int
+    protocol: Protocol
     state: ReportedState
-    exit_code: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
-    message: str = Field(default="", max_length=4000)
+    exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1), NUMBER_ONLY] | None = None
+    message: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS), NoNul()] = ""
 
 
 class AttemptOut(BaseModel):

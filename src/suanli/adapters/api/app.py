@@ -6,12 +6,14 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import suanli
+from suanli.adapters.api.bulk import BulkGate
 from suanli.adapters.api.middleware import BodyLimit, CatchAll
+from suanli.adapters.api.parameters import refuse_bad_text
 from suanli.adapters.api.problems import install_problem_handlers
-from suanli.adapters.api.responses import document_body_models
+from suanli.adapters.api.responses import document_body_models, state_server_limits
 from suanli.adapters.api.routes.agent import agent_router
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
@@ -48,13 +50,16 @@ def create_app(container: Container) -> FastAPI:
         version=suanli.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_bad_text)],
     )
     app.state.container = container
+    app.state.bulk_gate = BulkGate()  # one per process: batches share its memory budget (bulk.py)
     install_problem_handlers(app)
     routers = (health_router(container), centers_router(container), jobs_router(container), agent_router(container))
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     document_body_models(app, [JobBatchIn])
+    state_server_limits(app, container.catalog, container.settings.max_jobs_per_request)
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.
     app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
     app.add_middleware(CatchAll)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.responses import Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from suanli.adapters.api.problems import problem_response
@@ -12,21 +12,31 @@ from suanli.adapters.api.problems import problem_response
 log = logging.getLogger("suanli.api")
 
 
-def _too_large(size: int | None, limit: int) -> Response:
-    said = f"the request body is {size} bytes" if size is not None else "the request body is larger than that"
-    detail = (
-        f"{said}; the server accepts at most {limit} bytes (setting max_body_bytes, "
-        "SUANLI_MAX_BODY_BYTES); send fewer jobs per request"
+def _limit_text(limit: int) -> str:
+    return (
+        f"the server accepts at most {limit} bytes (setting max_body_bytes, SUANLI_MAX_BODY_BYTES); "
+        "send fewer jobs per request"
     )
-    return problem_response(413, detail, slug="body-too-large")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from the body's ``receive`` once more than the limit has arrived. An HTTPException,
+    so FastAPI passes it through from its body reading, and the problem handlers answer 413."""
+
+    slug = "body-too-large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than that: {_limit_text(limit)}")
 
 
 class BodyLimit:
-    """Refuses bodies over ``max_bytes`` with 413 before any of it is parsed.
+    """Refuses bodies over ``max_bytes`` with 413, without holding more than that in memory.
 
-    A declared Content-Length is checked first; the streamed bytes are counted as well, because a
-    chunked request declares none (and a client may lie). The body is read here and replayed to
-    the app, so the app never sees part of an oversize body.
+    A declared Content-Length is checked before anything is read. The body is not buffered here:
+    the app reads it through a ``receive`` that counts the bytes as they stream in (a chunked
+    request declares no length, and a client may lie) and raises BodyTooLarge at the first byte
+    past the limit, so the app never acts on part of an oversize body, and a route may wait for a
+    turn before it reads its body at all (``bulk.BulkGate``).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -37,39 +47,28 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
+                if not value.isdigit():
                     await problem_response(400, "the Content-Length header is not a number")(scope, receive, send)
                     return
+                if int(value) > self.max_bytes:
+                    detail = f"the request body is {int(value)} bytes; {_limit_text(self.max_bytes)}"
+                    await problem_response(413, detail, slug="body-too-large")(scope, receive, send)
+                    return
                 break
-        if declared is not None and declared > self.max_bytes:
-            await _too_large(declared, self.max_bytes)(scope, receive, send)
-            return
+        received = 0
 
-        messages: list[Message] = []
-        total = 0
-        while True:
+        async def counted() -> Message:
+            nonlocal received
             message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            total += len(message.get("body", b""))
-            if total > self.max_bytes:
-                await _too_large(None, self.max_bytes)(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
 
-        async def replay() -> Message:
-            if messages:
-                return messages.pop(0)
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, counted, send)
 
 
 class CatchAll:

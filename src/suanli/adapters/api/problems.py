@@ -11,6 +11,8 @@ Domain errors map to statuses here and nowhere else:
 | Forbidden                               | 403    |
 | malformed JSON                          | 400    |
 | body too large, batch too long          | 413    |
+| a method the path does not take         | 405, ``Allow`` naming every method it takes |
+| too many batches at once (bulk.Busy)    | 503, with ``Retry-After`` |
 | anything unexpected                     | 500, logged, no traceback in the body |
 
 QuotaExceeded is 403, as Kubernetes answers an exceeded ResourceQuota: 429 tells a client to slow
@@ -29,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from suanli.adapters.api.schemas import FieldError, Problem
 from suanli.domain.errors import (
@@ -86,17 +89,33 @@ def problem_response(
     return Response(problem.model_dump_json(), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _plain(part: str) -> bool:
+    return bool(part) and part.isprintable() and part.strip() == part and part != "[key]"
+
+
 def field_path(loc: Iterable[int | str]) -> str:
     """``("body", "resources", "accelerators", 0)`` -> ``resources.accelerators[0]``.
 
-    The same notation as the fields that domain errors name, so a client sees one style.
+    The same notation as the fields that domain errors name, so a client sees one style. A
+    mapping key that is not a plain word (empty, or holding NUL or other control characters) is
+    quoted in brackets, and a key that is itself wrong is marked ``[key]``: ``labels['a\\x00'][key]``.
     """
     parts = list(loc)
     if parts and parts[0] in _LOCATIONS:
         location = parts.pop(0)
         if not parts:
             return str(location)
-    return domain_field_path(parts)
+    if all(isinstance(p, int) or _plain(p) for p in parts):
+        return domain_field_path(parts)
+    text = ""
+    for part in parts:
+        if isinstance(part, int) or part == "[key]":
+            text += f"[{part}]" if isinstance(part, int) else part
+        elif _plain(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -182,14 +201,28 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this path (Starlette's 405 names only the
+    methods of the first route whose path matched). Asked of the routes themselves, so that
+    routers nested in routers are asked too."""
+    routes = request.app.router.routes
+    return [m for m in _METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no such endpoint: {request.method} {request.url.path}; see /docs for the API"
     elif exc.status_code == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}; see /docs for the API"
-    return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allowed)}"
+    return problem_response(exc.status_code, detail, slug=getattr(exc, "slug", None), headers=headers or None)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from suanli.adapters.api.problems import PROBLEM_JSON
 from suanli.adapters.api.schemas import Problem
+from suanli.domain.accelerators import AcceleratorCatalog
 
 JSON = "application/json"
 
@@ -52,6 +53,44 @@ def document_body_models(app: FastAPI, models: list[type[BaseModel]]) -> None:
             for name, definition in schema.pop("$defs", {}).items():
                 schemas.setdefault(name, definition)
             schemas[model.__name__] = schema
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _replace_patterns(node: Any, replacements: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern in replacements:
+            node["pattern"] = replacements[pattern]
+        for value in node.values():
+            _replace_patterns(value, replacements)
+    elif isinstance(node, list):
+        for value in node:
+            _replace_patterns(value, replacements)
+
+
+def state_server_limits(app: FastAPI, catalog: AcceleratorCatalog, max_jobs_per_request: int) -> None:
+    """Makes the OpenAPI document state this server's own limits where they come from settings:
+    the accelerator models of its catalog (the models' schemas name the built-in ones) and the
+    jobs a batch may hold."""
+    builtin = AcceleratorCatalog()
+    replacements = {
+        builtin.name_pattern(): catalog.name_pattern(),
+        builtin.request_pattern(): catalog.request_pattern(),
+    }
+    previous = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = previous()
+        _replace_patterns(document, replacements)
+        batch = document.get("components", {}).get("schemas", {}).get("JobBatchIn", {})
+        jobs = batch.get("properties", {}).get("jobs")
+        if isinstance(jobs, dict):
+            jobs["maxItems"] = max_jobs_per_request
         app.openapi_schema = document
         return document
 

@@ -8,6 +8,7 @@ module imports nothing from FastAPI and stays cheap to import.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,7 @@ from suanli.domain.centers import Backend, Center, CenterKind, CenterState, Pool
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
+from suanli.domain.limits import NoNul
 
 IDEMPOTENCY_KEY_MAX = 200
 
@@ -104,7 +106,7 @@ class JobListOut(BaseModel):
 class BatchJobIn(JobSpec):
     """A job spec plus, optionally, its own idempotency key."""
 
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX), NoNul()] | None = None
 
     def to_spec(self) -> JobSpec:
         names = JobSpec.model_fields

@@ -161,4 +161,3 @@ def cycle_from_row(row: Row[Any]) -> CycleRecord:
 
 
 CYCLE_COLUMNS = list(scheduler_cycles.c)
-

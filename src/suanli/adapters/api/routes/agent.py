@@ -31,6 +31,7 @@ from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.composition import Container
 from suanli.domain.attempts import AttemptState
 from suanli.domain.errors import SuanliError
+from suanli.domain.limits import MAX_ID, MAX_OFFSET
 
 RECHECK_S = 0.25
 MAX_WAIT_S = 60.0
@@ -119,7 +120,7 @@ def agent_router(container: Container) -> APIRouter:
     async def assignments(
         center: Center,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for work")] = 0,
-        protocol: Annotated[int, Query()] = PROTOCOL,
+        protocol: Annotated[int, Query(json_schema_extra={"const": PROTOCOL})] = PROTOCOL,
     ) -> Response:
         check_protocol(protocol)
         deadline = time.monotonic() + wait
@@ -145,7 +146,7 @@ def agent_router(container: Container) -> APIRouter:
     )
     def report_state(
         center: Center,
-        job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        job_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         attempt: Annotated[int, Path(ge=1, le=2**31 - 1)],
         body: StateIn,
     ) -> Response:
@@ -162,10 +163,10 @@ def agent_router(container: Container) -> APIRouter:
     async def ship_logs(
         request: Request,
         center: Center,
-        job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        job_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         attempt: Annotated[int, Path(ge=1, le=2**31 - 1)],
-        offset: Annotated[int, Query(ge=0, le=2**62, description="where the chunk starts in the log")],
-        protocol: Annotated[int, Query()] = PROTOCOL,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="where the chunk starts in the log")],
+        protocol: Annotated[int, Query(json_schema_extra={"const": PROTOCOL})] = PROTOCOL,
     ) -> Response:
         check_protocol(protocol)
         declared = request.headers.get("content-length", "")

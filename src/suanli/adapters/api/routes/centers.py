@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from suanli.adapters.api.agent_schemas import TokenOut, TokensRevokedOut
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.adapters.api.schemas import CenterListOut, CenterOut, PoolsIn
 from suanli.composition import Container
-from suanli.domain.centers import Center, CenterSpec, CenterState
+from suanli.domain.centers import NAME_PATTERN, Center, CenterSpec, CenterState
+
+CenterName = Annotated[str, Path(min_length=1, max_length=63, pattern=NAME_PATTERN, description="the center's name")]
 
 
 def centers_router(container: Container) -> APIRouter:
@@ -43,7 +45,7 @@ def centers_router(container: Container) -> APIRouter:
         return json_response(CenterListOut.model_construct(centers=listed))
 
     @router.get("/{name}", response_model=CenterOut, responses=problem_docs(404, 422), summary="Show a center")
-    def get_center(name: str) -> Response:
+    def get_center(name: CenterName) -> Response:
         return out(centers.get(name))
 
     @router.put(
@@ -52,7 +54,7 @@ def centers_router(container: Container) -> APIRouter:
         responses=problem_docs(400, 404, 409, 415, 422),
         summary="Replace a center's pools",
     )
-    def set_pools(name: str, body: PoolsIn) -> Response:
+    def set_pools(name: CenterName, body: PoolsIn) -> Response:
         return out(centers.set_pools(name, body.pools))
 
     @router.post(
@@ -61,13 +63,13 @@ def centers_router(container: Container) -> APIRouter:
         responses=problem_docs(404, 409, 422),
         summary="Stop placing new work on a center; what runs there goes on",
     )
-    def drain_center(name: str) -> Response:
+    def drain_center(name: CenterName) -> Response:
         return out(centers.drain(name))
 
     @router.post(
         "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409, 422), summary="Take new work again"
     )
-    def resume_center(name: str) -> Response:
+    def resume_center(name: CenterName) -> Response:
         return out(centers.set_state(name, CenterState.ONLINE))
 
     @router.delete(
@@ -76,7 +78,7 @@ def centers_router(container: Container) -> APIRouter:
         responses=problem_docs(404, 409, 422),
         summary="Remove a center (refused while jobs are active there)",
     )
-    def delete_center(name: str) -> Response:
+    def delete_center(name: CenterName) -> Response:
         centers.delete(name)
         return Response(status_code=204)
 
@@ -88,7 +90,7 @@ def centers_router(container: Container) -> APIRouter:
         summary="Mint a token for the center's agent (shown once; stored hashed)",
     )
     def mint_token(
-        name: str,
+        name: CenterName,
         rotate: Annotated[bool, Query(description="also revoke every older token of the center")] = False,
     ) -> Response:
         if rotate:
@@ -102,7 +104,7 @@ def centers_router(container: Container) -> APIRouter:
         responses=problem_docs(404, 422),
         summary="Revoke every token of the center: its agent is refused from its next request",
     )
-    def revoke_tokens(name: str) -> Response:
+    def revoke_tokens(name: CenterName) -> Response:
         return json_response(TokensRevokedOut(center=name, revoked=container.agents.revoke_tokens(name)))
 
     return router

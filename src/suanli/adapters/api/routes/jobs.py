@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut
+from suanli.adapters.api.bulk import BulkGate, count_jobs
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
 from suanli.adapters.api.schemas import (
     IDEMPOTENCY_KEY_MAX,
@@ -23,12 +26,42 @@ from suanli.composition import Container
 from suanli.domain.errors import InvalidSpec
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
+from suanli.domain.limits import (
+    MAX_ID,
+    MAX_LABEL_KEY_CHARS,
+    MAX_LABEL_VALUE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_OFFSET,
+    NO_NUL_PATTERN,
+)
 from suanli.domain.tenants import DEFAULT_TENANT
 from suanli.services.ports import JobFilter
 
-MAX_ID = 2**63 - 1  # a BIGINT: larger ids cannot exist, and must not reach the database
 MAX_LOG_READ = 1024 * 1024  # bytes of log in one answer
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
+
+
+class JobIdConvertor(StringConvertor):
+    """``{job_id}`` in a path takes any segment but ``batch``: ``GET /jobs/batch`` is then the 405
+    of the batch route (POST only), not a job id that fails validation."""
+
+    regex = "(?!batch(?:/|$))[^/]+"
+
+
+register_url_convertor("suanli_job_id", JobIdConvertor())
+JOB = "{job_id:suanli_job_id}"
+
+
+def _word_pattern(word: str) -> str:
+    return "".join(f"[{c.lower()}{c}]" if c.isalpha() else c for c in word)
+
+
+_STATUS = "|".join(_word_pattern(s.value) for s in JobStatus)
+# What parse_statuses takes: statuses in any case, separated by commas (with spaces or tabs).
+_PIECE = rf"[ \t]*(?:{_STATUS})?[ \t]*"
+STATUS_PATTERN = rf"^{_PIECE}(?:,{_PIECE})*$"
+LABEL_PATTERN = rf"^[^=\x00]{{1,{MAX_LABEL_KEY_CHARS}}}=[^\x00]{{0,{MAX_LABEL_VALUE_CHARS}}}$"
+CURSOR_PATTERN = r"^[0-9]{0,19}$"
 
 
 class BatchTooLarge(InvalidSpec):
@@ -42,7 +75,7 @@ def parse_statuses(values: list[str]) -> frozenset[JobStatus]:
     statuses = set()
     for value in values:
         for word in value.split(","):
-            word = word.strip().upper()
+            word = word.strip(" \t").upper()
             if not word:
                 continue
             try:
@@ -59,16 +92,31 @@ def parse_label(value: str | None) -> tuple[str, str] | None:
     key, sep, label_value = value.partition("=")
     if not sep or not key:
         raise InvalidSpec(f"{value!r} is not KEY=VALUE, for example team=vision", field="label")
+    if len(key) > MAX_LABEL_KEY_CHARS or len(label_value) > MAX_LABEL_VALUE_CHARS:
+        raise InvalidSpec(
+            f"a label key has at most {MAX_LABEL_KEY_CHARS} characters and a value {MAX_LABEL_VALUE_CHARS}; "
+            "no job has a longer one",
+            field="label",
+        )
     return key, label_value
 
 
 def parse_cursor(value: str | None) -> int | None:
-    """The cursor is opaque to clients; today it is the id the next page starts below."""
+    """The cursor is opaque to clients; today it is the id the next page starts below. One past
+    the largest id is as good as that id: no job lies beyond either."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or int(value) > MAX_ID:
+    if not (value.isascii() and value.isdigit()) or len(value) > 19:
         raise InvalidSpec(f"{value!r} is not a cursor; pass next_cursor from the previous page", field="cursor")
-    return int(value)
+    return min(int(value), MAX_ID)
+
+
+def submitted_at(spec: JobSpec, now: datetime, where: str = "") -> None:
+    """Refuses a spec that can never run from ``now`` on (a deadline already past)."""
+    try:
+        spec.check_submitted_at(now)
+    except InvalidSpec as error:
+        raise InvalidSpec(error.message, field=f"{where}{error.field}") from None
 
 
 def jobs_router(container: Container) -> APIRouter:
@@ -90,54 +138,82 @@ def jobs_router(container: Container) -> APIRouter:
             Header(
                 min_length=1,
                 max_length=IDEMPOTENCY_KEY_MAX,
+                pattern=NO_NUL_PATTERN,
                 description="a retry with the same key returns the job the first request made",
             ),
         ] = None,
     ) -> Response:
         # Async on purpose: the request waits for the group-commit writer without holding a
         # worker thread, which saves a thread hand-off per request (about a third of its cost).
+        submitted_at(spec, jobs.clock.now())
         job = await asyncio.wrap_future(
             jobs.submit_one_later(spec, tenant_id=DEFAULT_TENANT, idempotency_key=idempotency_key)
         )
         return json_response(JobOut.from_job(job), 201)
 
     def store_batch(body: bytes) -> Response:
-        batch = JobBatchIn.model_validate_json(body)
-        if len(batch.jobs) > max_batch:
+        count = count_jobs(body)  # before any job object exists: a batch's memory is its jobs
+        if count is not None and count > max_batch:
             raise BatchTooLarge(
-                f"the batch holds {len(batch.jobs)} jobs; the server accepts at most {max_batch} per request "
+                f"the batch holds {count} jobs; the server accepts at most {max_batch} per request "
                 "(setting max_jobs_per_request); split it",
                 field="jobs",
             )
-        specs = [item.to_spec() for item in batch.jobs]
-        keys = [item.idempotency_key for item in batch.jobs]
+        items = JobBatchIn.model_validate_json(body).jobs
+        now = jobs.clock.now()
+        specs: list[JobSpec] = []
+        keys: list[str | None] = []
+        for i, item in enumerate(items):
+            submitted_at(item, now, f"jobs[{i}].")
+            specs.append(item.to_spec())
+            keys.append(item.idempotency_key)
+        del items
         saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys)
+        del specs
         return json_response(JobListOut.model_construct(jobs=[JobOut.from_job(j) for j in saved]), 201)
 
     @router.post(
         "/batch",
         status_code=201,
         response_model=JobListOut,
-        responses=problem_docs(400, 409, 413, 415, 422),
+        responses=problem_docs(400, 409, 413, 415, 422, 503),
         summary="Submit many jobs: all are stored, or none",
         openapi_extra=json_body_doc(JobBatchIn),
     )
     async def submit_batch(request: Request) -> Response:
-        # The body is parsed and validated in a worker thread, not by FastAPI on the event loop:
-        # a batch of tens of thousands of jobs would otherwise stall every other request.
+        # The body is read only once the batch has its turn (bulk.BulkGate), and parsed and
+        # validated in a worker thread, not by FastAPI on the event loop: a batch of tens of
+        # thousands of jobs would otherwise stall every other request.
         require_json(request)
-        return await run_in_threadpool(store_batch, await request.body())
+        gate: BulkGate = request.app.state.bulk_gate
+        async with gate.turn():
+            return await run_in_threadpool(store_batch, await request.body())
 
     @router.get("", response_model=JobPageOut, responses=problem_docs(422), summary="List jobs, newest first")
     def list_jobs(
+        # Each check is the parser's own (with its message); the schema states it as a pattern.
         status: Annotated[
-            list[str], Query(description="PENDING, RUNNING, ...: repeat the parameter or separate with commas")
+            list[str],
+            Query(
+                description="PENDING, RUNNING, ...: repeat the parameter or separate with commas",
+                json_schema_extra={"items": {"type": "string", "pattern": STATUS_PATTERN}},
+            ),
         ] = [],  # noqa: B006 (FastAPI copies defaults)
-        center: Annotated[str | None, Query(description="jobs placed on this center")] = None,
-        name: Annotated[str | None, Query(description="jobs whose name starts with this")] = None,
-        label: Annotated[str | None, Query(description="KEY=VALUE")] = None,
+        center: Annotated[
+            str | None, Query(max_length=63, pattern=NO_NUL_PATTERN, description="jobs placed on this center")
+        ] = None,
+        name: Annotated[
+            str | None,
+            Query(max_length=MAX_NAME_CHARS, pattern=NO_NUL_PATTERN, description="jobs whose name starts with this"),
+        ] = None,
+        label: Annotated[
+            str | None, Query(description="KEY=VALUE", json_schema_extra={"pattern": LABEL_PATTERN})
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor from the previous page")] = None,
+        cursor: Annotated[
+            str | None,
+            Query(description="next_cursor from the previous page", json_schema_extra={"pattern": CURSOR_PATTERN}),
+        ] = None,
     ) -> Response:
         filter = JobFilter(
             tenant_id=DEFAULT_TENANT,
@@ -153,18 +229,16 @@ def jobs_router(container: Container) -> APIRouter:
         )
         return json_response(out)
 
-    @router.get("/{job_id}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
+    @router.get(f"/{JOB}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
     def get_job(job_id: JobId) -> Response:
         return json_response(JobOut.from_job(jobs.get(job_id, DEFAULT_TENANT)))
 
-    @router.post(
-        "/{job_id}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job"
-    )
+    @router.post(f"/{JOB}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job")
     def cancel_job(job_id: JobId) -> Response:
         return json_response(JobOut.from_job(jobs.cancel(job_id, DEFAULT_TENANT)))
 
     @router.get(
-        "/{job_id}/explain",
+        f"/{JOB}/explain",
         response_model=ExplainOut,
         responses=problem_docs(404, 422),
         summary="Why a job is where it is (or why it waits)",
@@ -175,7 +249,7 @@ def jobs_router(container: Container) -> APIRouter:
         return json_response(ExplainOut.model_construct(job_id=job.id, status=job.status, reasons=reasons))
 
     @router.get(
-        "/{job_id}/attempts",
+        f"/{JOB}/attempts",
         response_model=AttemptListOut,
         responses=problem_docs(404, 422),
         summary="The job's attempts: where each ran, when, and how it ended",
@@ -186,7 +260,7 @@ def jobs_router(container: Container) -> APIRouter:
         return json_response(AttemptListOut(attempts=attempts))
 
     @router.get(
-        "/{job_id}/logs",
+        f"/{JOB}/logs",
         response_class=Response,
         responses={
             **problem_docs(404, 422),
@@ -198,7 +272,7 @@ def jobs_router(container: Container) -> APIRouter:
         job_id: JobId,
         accept: Annotated[str | None, Header(include_in_schema=False)] = None,
         attempt: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="default: the latest")] = None,
-        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LOG_READ)] = MAX_LOG_READ,
     ) -> Response:
         jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
