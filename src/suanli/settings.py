@@ -54,9 +54,24 @@ class Settings(BaseSettings):
         return PROFILES[self.scheduler_profile]
 
 
+def private_home(home: Path) -> None:
+    """Creates the home folder 0700, or makes an existing one of ours 0700: it holds the SQLite
+    database, job logs and the agent's work, none of which other users of the machine may read.
+    A home that cannot be created (a read-only client machine) is left to the command that needs it."""
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = home.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            home.chmod(0o700)
+    except OSError:
+        pass
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Environment first, then ``config.yaml`` under the home for what the environment leaves unset."""
+    """Environment first, then ``config.yaml`` under the home for what the environment leaves
+    unset. The home is made private (``private_home``) before anything is written there."""
     settings = Settings(**overrides)
+    private_home(settings.home)
     config_file = settings.home / "config.yaml"
     if config_file.is_file():
         data = yaml.safe_load(config_file.read_text()) or {}

@@ -1,17 +1,16 @@
-"""What the local executor keeps per attempt: its rank processes, devices and outcome, and the
-environment each rank starts with."""
+"""What the local executor keeps per attempt: its state folder and supervisor, devices and
+outcome, and the environment each rank starts with."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from suanli.agent.executor import AttemptSpec, AttemptState, AttemptStatus
+from suanli.agent.local_state import RankEnd, StateFolder
 from suanli.agent.rank_logs import RankLogMerger
 
 MASTER_ADDR = "127.0.0.1"
@@ -27,33 +26,26 @@ class Stop(Enum):
 
 
 @dataclass(slots=True)
-class RankProcess:
-    rank: int
-    process: subprocess.Popen[bytes]
-    exit_code: int | None = None  # set once reaped; until then the pid pins the process group
-
-    @property
-    def pgid(self) -> int:
-        return self.process.pid  # start_new_session: the leader's pid is the group id
-
-
-@dataclass(slots=True)
 class LocalAttempt:
+    """One attempt, started here or adopted from a previous agent; its ranks run under their
+    supervisor (local_supervisor.py), which reports their ends in the state folder."""
+
     spec: AttemptSpec
     pool: str
     devices: list[int]
     log_path: Path
-    started_at: float  # time.monotonic()
-    ranks: list[RankProcess] = field(default_factory=list)
+    started_at: float  # time.monotonic() (for an adopted attempt: derived from its wall-clock start)
+    folder: StateFolder | None = None  # None: it never got as far as a supervisor
+    ends: dict[int, RankEnd] = field(default_factory=dict)
     merger: RankLogMerger | None = None
     stop: Stop | None = None
     state: AttemptState = AttemptState.RUNNING
     exit_code: int | None = None
     message: str = ""
-    kill_timer: threading.Timer | None = None
 
-    def live_ranks(self) -> list[RankProcess]:
-        return [rank for rank in self.ranks if rank.exit_code is None]
+    def over(self) -> bool:
+        """Every rank has ended (or could not start)."""
+        return len(self.ends) >= self.spec.nodes
 
     def status(self) -> AttemptStatus:
         return AttemptStatus(self.spec.key, self.state, self.exit_code, self.message)
@@ -65,14 +57,17 @@ def job_environment(
     rank: int,
     port: int | None,
     hidden: Iterable[str],
+    identity: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The agent's environment less its own SUANLI_* settings (its token among them) and the
-    ``hidden`` variables, plus the job's variables, plus ours, which win: the devices per
-    visible-devices variable (an empty list hides every device of that kind), the job and
-    attempt ids, and for a gang its rank and rendezvous."""
+    ``hidden`` variables, plus the ``identity`` of the user the job runs as (HOME, USER...),
+    plus the job's variables, plus ours, which win: the devices per visible-devices variable (an
+    empty list hides every device of that kind), the job and attempt ids, and for a gang its
+    rank and rendezvous."""
     hide = set(hidden)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_") and k not in hide}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(identity or {})
     env.update(spec.job_env())
     for variable, indices in devices.items():
         env[variable] = ",".join(map(str, indices))

@@ -107,7 +107,7 @@ def test_cancelling_a_finished_or_unknown_attempt_changes_nothing(make_executor:
 def test_a_time_limit_fails_the_attempt(make_executor: MakeExecutor, tmp_path: Path) -> None:
     executor = make_executor(stop_grace_s=0.5)
     key = AttemptKey(23, 1)
-    command = (sys.executable, "-c", "import time; print('working', flush=True); time.sleep(60)")
+    command = ("/bin/sh", "-c", "echo working; exec sleep 60")  # no interpreter to start within the limit
     executor.start(AttemptSpec(key=key, name="slow", command=command, time_limit_s=0.3))
     assert status_of(executor, key).state is AttemptState.RUNNING
     status = wait_final(executor, key, timeout_s=3)

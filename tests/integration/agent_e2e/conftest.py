@@ -73,17 +73,24 @@ class Cluster:
         center: str,
         token: str,
         accelerators: str = DECLARED,
-        timeout_s: float = 15,
+        timeout_s: float = 30,
         backend: tuple[str, ...] = (),
         extra_env: dict[str, str] | None = None,
+        via: str | None = None,
+        env_token: bool = True,
     ) -> AgentProcess:
         """A real `suanli agent` for ``center``, run in its own work dir; returns once it said hello.
-        ``backend``: other options in place of ``--accelerators`` (``--backend slurm ...``)."""
+        ``backend``: other options in place of ``--accelerators`` (``--backend slurm ...``);
+        ``via``: the URL it reaches the server at (a proxy), if not the server's own;
+        ``env_token``: the token in SUANLI_AGENT_TOKEN (else ``backend`` says where it is)."""
         work = self.root / f"agent-{center}"
         work.mkdir(parents=True, exist_ok=True)
         log = work / "agent.log"
+        # A restarted agent appends to its predecessor's log: wait for a hello of its own.
+        hellos = log.read_text(errors="replace").count("serving center") if log.exists() else 0
         env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-        env["SUANLI_AGENT_TOKEN"] = token
+        if env_token:
+            env["SUANLI_AGENT_TOKEN"] = token
         env["PYTHONUNBUFFERED"] = "1"
         env["SUANLI_HOME"] = str(work)
         # Jobs that run `python3` get this interpreter (and its packages), virtualenv or not.
@@ -92,7 +99,7 @@ class Cluster:
         chosen = list(backend) or ["--accelerators", accelerators]
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "suanli.adapters.cli.main", "agent", "--server", self.server.url]
+                [sys.executable, "-m", "suanli.adapters.cli.main", "agent", "--server", via or self.server.url]
                 + [*chosen, "--work-dir", str(work), "--cancel-grace", "2"],
                 cwd=work,
                 env=env,
@@ -103,7 +110,7 @@ class Cluster:
         agent = AgentProcess(center, process, log)
         self.agents.append(agent)
         deadline = time.monotonic() + timeout_s
-        while "serving center" not in agent.output():
+        while agent.output().count("serving center") <= hellos:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the agent did not connect:\n{agent.output()}")
             time.sleep(0.05)
@@ -142,6 +149,14 @@ class Cluster:
             agent.process.wait(10)
         for pid in self.pids:
             kill_group(pid)
+        for pids in self.root.glob("agent-*/attempts/*/pids"):
+            # Local attempts outlive their agents (each under a supervisor in a session of its
+            # own): whatever a test left running goes too. Only a test may signal by pid like this.
+            supervisor, *ranks = pids.read_text().splitlines()
+            for rank in ranks:
+                kill_group(int(rank.split()[1]))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(supervisor), signal.SIGKILL)
         self.client.close()
         # Killed, not stopped: uvicorn's graceful stop would wait out long polls still in flight.
         self.server.process.kill()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -109,24 +108,6 @@ def test_the_agent_reconnects_after_a_server_restart_and_reports_what_ended_mean
     assert "reconnected" in agent.output()
     after = cluster.submit(["true"])
     assert cluster.wait_status(after.id, "SUCCEEDED", "FAILED", "CANCELLED").status == "SUCCEEDED"
-
-
-def test_sigterm_stops_the_agent_and_its_attempts(cluster: Cluster) -> None:
-    agent = cluster.start_agent("lab", cluster.add_center("lab"))
-    pid_file = cluster.root / "pid"
-    job = cluster.submit(f"echo $$ > {pid_file}; exec sleep 60")
-    cluster.wait_status(job.id, "RUNNING")
-    pid = int(wait_file(pid_file))
-    cluster.pids.append(pid)
-
-    agent.process.send_signal(signal.SIGTERM)
-
-    assert agent.process.wait(5) == 0
-    assert "Suanli agent stopped" in agent.output()
-    deadline = time.monotonic() + 5
-    while not process_gone(pid):
-        assert time.monotonic() < deadline, f"process {pid} still runs after the agent stopped"
-        time.sleep(0.05)
 
 
 def test_a_wrong_token_ends_the_agent_with_an_error(cluster: Cluster) -> None:

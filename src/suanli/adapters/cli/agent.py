@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -15,8 +14,10 @@ import typer
 
 from suanli.adapters.cli.output import EXIT_BAD_INPUT, EXIT_SERVER, error
 from suanli.agent.executor import Executor
+from suanli.agent.log_lines import configure_logging, escape_controls
 from suanli.domain.centers import Pool
 from suanli.domain.errors import InvalidSpec
+from suanli.settings import private_home
 
 log = logging.getLogger("suanli.agent")
 
@@ -33,13 +34,18 @@ RAY_ADDRESS = "http://127.0.0.1:8265"
 def agent(
     server: Annotated[str, typer.Option("--server", help="the Suanli server's URL, e.g. https://suanli.example.org")],
     token: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--token",
             envvar="SUANLI_AGENT_TOKEN",
-            help="the center's token (`suanli center token NAME`); or set SUANLI_AGENT_TOKEN",
+            help="the center's token (`suanli center token NAME`); or set SUANLI_AGENT_TOKEN, or use --token-file",
         ),
-    ],
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="a file that only its owner may read (mode 0600) holding the center's token"),
+    ] = None,
+    token_fd: Annotated[int | None, typer.Option("--token-fd", hidden=True)] = None,
     backend: Annotated[
         str,
         typer.Option(
@@ -63,6 +69,13 @@ def agent(
     cancel_grace_s: Annotated[
         float, typer.Option("--cancel-grace", min=0, help="seconds between SIGTERM and SIGKILL on cancel")
     ] = 10.0,
+    run_as: Annotated[
+        str | None,
+        typer.Option(
+            "--run-as",
+            help="local: run jobs as this unprivileged user (the agent must run as root; docs/local-executor.md)",
+        ),
+    ] = None,
     gpu_model: Annotated[
         str | None,
         typer.Option(
@@ -122,9 +135,9 @@ def agent(
 ) -> None:
     """Run a center's agent: connects OUT to the server, takes work, runs it on a backend.
 
-    It needs outbound HTTP(S) to the server only, and survives the server going away (retries, says hello again). On Ctrl-C or SIGTERM it stops, and stops the attempts it runs; the server reruns them elsewhere (docs/agent.md). Each backend's options start with its name in --help.
+    It needs outbound HTTP(S) to the server only, and survives the server going away (retries, says hello again). On Ctrl-C or SIGTERM it stops and leaves the attempts running: the next agent of the center adopts them (docs/agent.md). Each backend's options start with its name in --help.
 
-    Example: suanli agent --server http://10.0.0.5:8642 --token sl_... --accelerators A100-80G:2
+    Example: suanli agent --server http://10.0.0.5:8642 --token-file /etc/suanli/token --accelerators A100-80G:2
 
     Slurm, on a login node (docs/connect-slurm.md): suanli agent --server URL --backend slurm --partition gpu --gpu-model A100-80G --work-dir /shared/suanli
 
@@ -139,6 +152,7 @@ def agent(
         raise error(f"unknown backend {backend!r}; this release has: {', '.join(BACKENDS)}", code=EXIT_BAD_INPUT)
     given = {
         "--accelerators": (accelerators, "local"),
+        "--run-as": (run_as, "local"),
         "--partition": (partition, "slurm"),
         "--slurm-account": (slurm_account, "slurm"),
         "--slurm-qos": (slurm_qos, "slurm"),
@@ -160,10 +174,11 @@ def agent(
         raise error(
             "--gpu-model is for --backend slurm, kubernetes or ray; use --accelerators here", code=EXIT_BAD_INPUT
         )
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s suanli-agent %(levelname)s %(message)s"
-    )
+    secret = _token(token, token_file, token_fd)
+    configure_logging(logging.INFO, "suanli-agent")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat
+    if work_dir is None:
+        private_home(_default_work_dir().parent)
     root = (work_dir or _default_work_dir()).expanduser()
     executor: Executor
     if backend == "slurm":
@@ -207,17 +222,23 @@ def agent(
     else:
         from suanli.agent.local import LocalExecutor
 
-        local = LocalExecutor(root, declared=accelerators, stop_grace_s=cancel_grace_s)
+        try:
+            local = LocalExecutor(root, declared=accelerators, stop_grace_s=cancel_grace_s, run_as=run_as)
+        except ValueError as bad:
+            raise error(str(bad), code=EXIT_BAD_INPUT) from None
         executor, kind = local, "declared" if local.declared else f"detected ({local.source.value})"
+        if run_as:
+            kind += f"; jobs run as {run_as}"
     pools = _first_pools(executor, backend)
-    client = AgentClient(server, token)
+    client = AgentClient(server, secret)
     capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in pools)
 
     def connected(answer: HelloAnswer) -> None:
         use_center = getattr(executor, "use_center", None)  # backends that label their jobs with it
         if use_center is not None:
             use_center(answer.center)
-        typer.echo(f"Suanli agent serving center {answer.center} at {client.server}; capacity {capacity} ({kind})")
+        center = escape_controls(answer.center)
+        typer.echo(f"Suanli agent serving center {center} at {client.server}; capacity {capacity} ({kind})")
 
     runner = Agent(client, executor, cancel_grace_s=cancel_grace_s, on_first_hello=connected)
     stop = threading.Event()
@@ -244,10 +265,58 @@ def agent(
     finally:
         signal.signal(signal.SIGTERM, previous)
         thread.join(timeout=1.0)  # a long poll in flight is abandoned: the process exits
-        executor.close()
+        _let_go(executor, refused=_token_refused(failure))
         client.close()
     raise_failure(failure)
     typer.echo("Suanli agent stopped")
+
+
+def _token(token: str | None, token_file: Path | None, token_fd: int | None) -> str:
+    """The center's token, from exactly one source. One given in the environment or on the
+    command line makes this command start afresh without it (token_source.py), so that no job
+    finds it in /proc of its ancestors."""
+    from suanli.agent.token_source import read_token_fd, read_token_file, restart_without_token
+
+    sources = [("--token", token), ("--token-file", token_file), ("--token-fd", token_fd)]
+    given = [name for name, value in sources if value is not None and value != ""]
+    if len(given) > 1:
+        raise error(
+            f"give the token one way, not {' and '.join(given)} (SUANLI_AGENT_TOKEN counts as --token)",
+            code=EXIT_BAD_INPUT,
+        )
+    try:
+        if token_fd is not None:
+            return read_token_fd(token_fd)
+        if token_file is not None:
+            return read_token_file(token_file.expanduser())
+    except ValueError as bad:
+        raise error(str(bad), code=EXIT_BAD_INPUT) from None
+    if token:
+        restart_without_token(token)
+    raise error(
+        "the center's token is missing: give --token-file PATH or set SUANLI_AGENT_TOKEN "
+        "(`suanli center token NAME` mints one)",
+        code=EXIT_BAD_INPUT,
+    )
+
+
+def _token_refused(failure: list[BaseException]) -> bool:
+    from suanli.agent.client import AgentApiError
+
+    cause = failure[0].__cause__ if failure else None
+    return isinstance(cause, AgentApiError) and cause.status == 401
+
+
+def _let_go(executor: Executor, *, refused: bool) -> None:
+    """At a graceful stop, a local executor leaves its attempts running for the next agent of
+    the center to adopt, as after a kill -9. When the server refused this agent's token (it was
+    revoked) they are stopped instead: the next agent holds another token, so another owner
+    tag, and would never adopt them. Other backends stop theirs (``close``), as before."""
+    detach = getattr(executor, "detach", None)
+    if detach is not None and not refused:
+        detach()
+    else:
+        executor.close()
 
 
 def raise_failure(failure: list[BaseException]) -> None:

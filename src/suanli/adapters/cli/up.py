@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -58,8 +57,9 @@ def up(
     from suanli.adapters.api.app import create_app
     from suanli.adapters.cli.demo import DEMO_CENTERS, demo_jobs, local_demo_job
     from suanli.agent.client import AgentClient, HelloAnswer
-    from suanli.agent.executor import Executor
+    from suanli.agent.executor import Executor, owner_tag
     from suanli.agent.local import LocalExecutor
+    from suanli.agent.log_lines import configure_logging
     from suanli.agent.runner import Agent
     from suanli.agent.simulated import SimulatedExecutor
     from suanli.composition import build_container
@@ -67,7 +67,7 @@ def up(
     from suanli.domain.errors import NotFound
     from suanli.settings import load_settings
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s suanli %(levelname)s %(message)s")
+    configure_logging(logging.WARNING, "suanli")
     logging.getLogger("suanli.agent").setLevel(logging.INFO)  # a line per attempt started and ended
     logging.getLogger("httpx").setLevel(logging.WARNING)
     overrides = {k: v for k, v in {"port": port, "home": home}.items() if v is not None}
@@ -87,7 +87,13 @@ def up(
     def agent_for(
         name: str, executor: Executor, on_first_hello: Callable[[HelloAnswer], None] | None = None
     ) -> tuple[Agent, AgentClient]:
-        client = AgentClient(f"http://{loopback}:{settings.port}", container.agents.mint_token(name))
+        # A new token at every start, and the older ones of the center revoked: they were held
+        # only by earlier runs of this command, which are over.
+        token, _ = container.agents.rotate_token(name)
+        client = AgentClient(f"http://{loopback}:{settings.port}", token)
+        # The owner tag of this machine's attempts outlives the token, so that after a kill -9
+        # the next `suanli up` adopts what the last one left running (LocalExecutor.recover).
+        client.owner = owner_tag(f"suanli-up:{name}")
         return Agent(client, executor, wait_s=POLL_WAIT_S, on_first_hello=on_first_hello), client
 
     ensure_center(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,23 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database.removeprefix("file:").split("?", 1)[0]).expanduser()
 
 
+def private_database(path: Path) -> None:
+    """Creates the SQLite database file 0600 before SQLite does (it would use the umask's
+    0644), and makes an existing one of ours, and its -wal and -shm, 0600. SQLite creates the
+    -wal and -shm files with the database file's mode, so they stay private too."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    except OSError:
+        return  # SQLite says what is wrong, in its own words, when it opens it
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = file.stat()
+            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            continue  # not there (yet), or not ours
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine tuned for Suanli: WAL and a busy timeout on SQLite, psycopg 3 on PostgreSQL."""
     parsed = normalize_url(url)
@@ -56,7 +74,8 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         kwargs.setdefault("poolclass", StaticPool)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_database(path)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
