@@ -4,7 +4,8 @@ Targets (issue 5): the whole Philly trace (82,247 jobs) on the Philly fleet in a
 FIFO and 60 s with preemptive LAS, under 2 GB; one Gavel-setup run (about 6,000
 jobs, 108 GPUs) at 5.6 jobs/h in under 30 s; decision time per round near linear in fleet size.
 
-Run: ``python benchmarks/bench_simulator.py [--traces DIR] [--only philly|gavel|scaling]``.
+Run: ``python benchmarks/bench_simulator.py [--traces DIR] [--only philly|gavel|scaling]``; the
+traces folder defaults to the one that ships with the package (``suanli.simulation.packaged``).
 Times include loading the trace; ``peak_rss_mb`` is the process's peak resident memory.
 """
 
@@ -22,10 +23,9 @@ from suanli.domain.centers import Pool
 from suanli.simulation.engine import Simulation
 from suanli.simulation.fleet import Fleet, FleetCenter, gavel_fleet, philly_fleet
 from suanli.simulation.metrics import summarize
+from suanli.simulation.packaged import DATA
 from suanli.simulation.traces import generate_gavel, load_philly
 from suanli.simulation.workload import TraceJob, Workload
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def peak_rss_mb() -> float:
@@ -101,8 +101,7 @@ def scaling(gpus: int) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("SUANLI_TRACES") or str(REPO.parent / "shared" / "data" / "traces")
-    parser.add_argument("--traces", type=Path, default=Path(default))
+    parser.add_argument("--traces", type=Path, default=DATA, help="the public traces' folder")
     parser.add_argument("--only", choices=["philly", "gavel", "scaling"])
     args = parser.parse_args()
     rows: list[dict[str, object]] = []

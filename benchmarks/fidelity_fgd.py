@@ -3,7 +3,11 @@
 Pods drawn at random from a pod list arrive one a second and never leave until they ask for
 1.3x the cluster's 6,212 GPUs; the figure is the share of GPUs allocated when arrivals reach
 100% of capacity, for fragmentation-aware packing (fgd), best fit and random, over 3 seeds.
-Run: ``python benchmarks/fidelity_fgd.py [--lists default gpushare40 multigpu50] [--seeds 3]``.
+Run: ``python benchmarks/fidelity_fgd.py --openb DIR [--lists default gpushare40 multigpu50] [--seeds 3]``.
+
+The openb lists do not ship with Suanli (Alibaba gives no licence to redistribute them):
+``--openb`` is a folder holding ``openb_pod_list_*.csv`` and ``openb_node_list_gpu_node.csv``
+from https://github.com/alibaba/clusterdata/tree/master/cluster-trace-gpu-v2023/csv.
 """
 
 from __future__ import annotations
@@ -22,14 +26,11 @@ from suanli.simulation.metrics import allocated_when_demand_reaches
 from suanli.simulation.traces.openb import load_openb
 from suanli.simulation.workload import filling_arrivals
 
-REPO = Path(__file__).resolve().parents[1]
-TRACES = Path(os.environ.get("SUANLI_TRACES") or REPO.parent / "shared" / "data" / "traces") / "alibaba_gpu_v2023"
 
-
-def one(args: tuple[str, str, int]) -> dict[str, float | int | str]:
-    profile, pod_list, seed = args
-    fleet = openb_fleet(TRACES / "openb_node_list_gpu_node.csv")
-    pods = filling_arrivals(load_openb(TRACES / f"openb_pod_list_{pod_list}.csv"), fleet.gpus(), 1.3, seed)
+def one(args: tuple[str, str, int, Path]) -> dict[str, float | int | str]:
+    profile, pod_list, seed, folder = args
+    fleet = openb_fleet(folder / "openb_node_list_gpu_node.csv")
+    pods = filling_arrivals(load_openb(folder / f"openb_pod_list_{pod_list}.csv"), fleet.gpus(), 1.3, seed)
     started = time.perf_counter()
     result = Simulation(pods, fleet, profile).run()
     return {
@@ -45,12 +46,15 @@ def one(args: tuple[str, str, int]) -> dict[str, float | int | str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--openb", type=Path, required=True, help="a folder with the openb lists (not shipped; see the docstring)"
+    )
     parser.add_argument("--lists", nargs="+", default=["default", "gpushare40", "multigpu50"])
     parser.add_argument("--profiles", nargs="+", default=["fgd", "best-fit", "random-fit"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    cells = [(p, pod_list, s) for pod_list in args.lists for p in args.profiles for s in range(args.seeds)]
+    cells = [(p, pod_list, s, args.openb) for pod_list in args.lists for p in args.profiles for s in range(args.seeds)]
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, cells))
     table = []

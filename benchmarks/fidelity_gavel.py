@@ -17,13 +17,12 @@ import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from suanli.simulation.engine import RequestPolicy, Simulation
 from suanli.simulation.fleet import gavel_fleet
+from suanli.simulation.packaged import named_trace
 from suanli.simulation.traces import generate_gavel
 
-REPO = Path(__file__).resolve().parents[1]
 # Gavel's own simulator, Figure 8 (average JCT in hours).
 PUBLISHED = {
     ("gavel-agnostic", 0.4): 23.3,
@@ -60,8 +59,7 @@ def one(args: tuple[str, float, int, str]) -> dict[str, float | int | str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    traces = os.environ.get("SUANLI_TRACES") or str(REPO.parent / "shared" / "data" / "traces")
-    parser.add_argument("--matrix", default=f"{traces}/gavel/simulation_throughputs.json")
+    parser.add_argument("--matrix", default=str(named_trace("gavel").path), help="Gavel's throughput matrix")
     parser.add_argument("--rates", type=float, nargs="+", default=[0.4, 4.0, 5.6])
     parser.add_argument(
         "--profiles",

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from suanli.domain.centers import Center, CenterSpec, Pool
 from suanli.scheduler.request import SchedulingRequest, Shape, simple_shape
+from suanli.simulation.packaged import named_trace
 
-PHILLY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "traces" / "philly" / "philly.csv"
+PHILLY = named_trace("philly").path  # shipped with the package
 
 # (model, accelerators per node, CNY per accelerator-hour)
 MODELS = [

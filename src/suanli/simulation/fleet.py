@@ -179,7 +179,7 @@ def load_fleet(path: Path | str) -> Fleet:
 
 def trace_fleet(kind: str, trace: Path | str, workload: Workload | None = None) -> Fleet | None:
     """The fleet a trace brings (the Philly VC list or the openb node list next to it, Gavel's
-    cluster), or None for traces that bring none (pollux, generic)."""
+    or Pollux's cluster), or None for a trace that brings none (generic)."""
     folder = Path(trace).parent
     if kind == "philly":
         return philly_fleet(folder / "philly_vc.csv", workload)
@@ -187,6 +187,8 @@ def trace_fleet(kind: str, trace: Path | str, workload: Workload | None = None) 
         return openb_fleet(folder / "openb_node_list_gpu_node.csv")
     if kind == "gavel":
         return gavel_fleet()
+    if kind == "pollux":
+        return pollux_fleet()
     return None
 
 
@@ -377,6 +379,22 @@ def gavel_fleet(
     return fleet_from_dict({"name": "gavel", "centers": [FleetCenter(name="gavel", pools=tuple(pools))]}, "gavel fleet")
 
 
+def pollux_fleet(*, nodes: int = 16, price_per_accelerator_hour: float = 0.0, carbon_intensity: float = 500.0) -> Fleet:
+    """Pollux's testbed (OSDI'21), which its workloads' profiles were measured on: ``nodes`` nodes
+    of 4 T4 GPUs, 48 CPUs and 192 GB each (AWS g4dn.12xlarge), 16 by default (64 GPUs)."""
+    pool = _pool(
+        "t4",
+        "T4",
+        nodes,
+        4,
+        cpus_per_node=48,
+        memory_gb_per_node=192.0,
+        price_per_accelerator_hour=price_per_accelerator_hour,
+        carbon_intensity=carbon_intensity,
+    )
+    return fleet_from_dict({"name": "pollux", "centers": [FleetCenter(name="pollux", pools=(pool,))]}, "pollux fleet")
+
+
 __all__ = [
     "TRACE_ACCELERATORS",
     "Fleet",
@@ -389,6 +407,7 @@ __all__ = [
     "openb_fleet",
     "philly_fleet",
     "philly_pool_name",
+    "pollux_fleet",
     "read_yaml_mapping",
     "trace_fleet",
     "trace_catalog",

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from suanli.domain.errors import InvalidSpec, SuanliError, invalid
 from suanli.simulation.workload import Workload, filling_arrivals
@@ -57,13 +57,34 @@ class SweepError(InvalidSpec):
 
 
 class TraceSource(BaseModel):
-    """Which trace: its kind, its file (Gavel: the throughput matrix) and its loader's options."""
+    """Which trace: one that ships with Suanli by ``name`` (``gavel``; ``packaged.TRACES``), or
+    its kind and file (Gavel: the throughput matrix); and its loader's options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str | None = None
     kind: str
     path: Path
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        """A name gives the kind and the file."""
+        if not isinstance(data, Mapping) or data.get("name") is None:
+            return data
+        from suanli.simulation.packaged import UnknownTrace, named_trace
+
+        name = str(data["name"])
+        try:
+            named = named_trace(name)
+        except UnknownTrace as error:
+            raise ValueError(error.message) from None
+        if data.get("path") is not None:
+            raise ValueError(f"give the trace's name or its path, not both (name: {name})")
+        if data.get("kind") not in (None, named.kind):
+            raise ValueError(f"the trace {name} is read as {named.kind}; leave out kind: {data['kind']}")
+        return {**data, "name": name, "kind": named.kind, "path": named.path}
 
     @field_validator("kind")
     @classmethod
@@ -225,6 +246,7 @@ class Cell:
 
     ``trace_path`` and ``fleet_file`` are sent as paths: workers read them from their own
     filesystem (the same one on one machine; a shared one, or a Ray working_dir, on a cluster).
+    A trace that ships with Suanli (``trace_name``) is read from the worker's own installation.
     """
 
     index: int
@@ -240,10 +262,20 @@ class Cell:
     oracle_time_limits: bool = False
     restore_s: float | None = None
     arrivals: str = "trace"
+    trace_name: str | None = None
 
     @property
     def generated(self) -> bool:
         return self.kind in GENERATED
+
+    @property
+    def trace_file(self) -> str:
+        """The trace's file where the cell runs."""
+        if self.trace_name is None:
+            return self.trace_path
+        from suanli.simulation.packaged import named_trace
+
+        return str(named_trace(self.trace_name).path)
 
     def params(self) -> Row:
         return {
@@ -280,6 +312,7 @@ def expand(spec: SweepSpec) -> list[Cell]:
                             oracle_time_limits=spec.oracle_time_limits,
                             restore_s=spec.restore_s,
                             arrivals=spec.arrivals,
+                            trace_name=spec.trace.name,
                         )
                     )
     return cells
@@ -349,8 +382,8 @@ def workload_of(cell: Cell) -> Workload:
     """The cell's workload: generated at its load and seed, the trace with its time scale, or
     jobs drawn from the trace (with its seed) until they fill the fleet to its load."""
     if cell.generated:
-        return _base_workload(cell.kind, cell.trace_path, cell.options, cell.max_jobs, cell.load, cell.seed)
-    base = _base_workload(cell.kind, cell.trace_path, cell.options, cell.max_jobs, 1.0, None)
+        return _base_workload(cell.kind, cell.trace_file, cell.options, cell.max_jobs, cell.load, cell.seed)
+    base = _base_workload(cell.kind, cell.trace_file, cell.options, cell.max_jobs, 1.0, None)
     if cell.arrivals == "fill":
         return filling_arrivals(base, fleet_of(cell).gpus(), cell.load, cell.seed or 0)
     return scale_time(base, cell.load)
@@ -373,7 +406,7 @@ def _fleet(
 
 
 def fleet_of(cell: Cell) -> Any:
-    return _fleet(cell.fleet_file, cell.kind, cell.trace_path, cell.options, cell.max_jobs)
+    return _fleet(cell.fleet_file, cell.kind, cell.trace_file, cell.options, cell.max_jobs)
 
 
 def simulate_cell(cell: Cell) -> Row:

@@ -44,18 +44,10 @@ def head_unavailable(address: str = GCS_ADDRESS) -> str | None:
         return f"no Ray head answers at {address} (start the lab: bash scripts/lab/ray-up.sh)"
 
 
-def traces_root() -> Path:
-    env = os.environ.get("SUANLI_TRACES")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "traces"
-
-
 def spec_data() -> dict[str, Any]:
-    matrix = traces_root() / "gavel" / "simulation_throughputs.json"
-    if not matrix.exists():
-        pytest.skip(f"Gavel's throughput matrix is absent: {matrix}")
     return {
         "name": "ray",
-        "trace": {"kind": "gavel", "path": str(matrix)},
+        "trace": {"name": "gavel"},  # Gavel's throughput matrix, shipped with the package
         "profiles": ["fifo", "default"],
         "loads": [30.0, 60.0],
         "seeds": [0, 1],

@@ -1,32 +1,23 @@
-"""Where the public traces are: ``$SUANLI_TRACES``, else ``../shared/data/traces`` next to the repo."""
+"""The public traces the tests read: the ones that ship with the package (``suanli.simulation.packaged``)."""
 
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def traces_root() -> Path:
-    env = os.environ.get("SUANLI_TRACES")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "traces"
+from suanli.simulation.packaged import DATA
 
 
 @pytest.fixture(scope="session")
 def traces() -> Path:
-    root = traces_root()
-    if not root.is_dir():
-        pytest.skip(f"public traces not found at {root}; set SUANLI_TRACES to the traces folder")
-    return root
+    return DATA
 
 
 def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"trace file {path} is absent")
+    """``path``, which must exist: the traces ship with the package, so a missing one is a failure."""
+    assert path.exists(), f"trace file {path} is missing from the package's data folder"
     return path
 
 

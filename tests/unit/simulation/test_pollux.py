@@ -3,16 +3,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pytest
-
 from suanli.simulation.traces.pollux import load_pollux
 from tests.unit.simulation.conftest import need, raw_rows
 
 
 def workloads(traces: Path) -> list[Path]:
     found = sorted((traces / "pollux" / "workloads").glob("workload-*.csv"))
-    if not found:
-        pytest.skip(f"no Pollux workloads under {traces / 'pollux'}")
+    assert len(found) == 8, f"Pollux's eight workloads ship under {traces / 'pollux'}"
     return found
 
 
@@ -34,8 +31,7 @@ def test_a_one_gpu_job_runs_its_profiled_iterations_at_the_measured_step_time(tr
     """ncf at 1 replica: placement "1" at the whole batch; no interpolation, no accumulation."""
     path = workloads(traces)[0]
     jobs = [j for j in load_pollux(path).jobs if j.gpus == 1]
-    if not jobs:
-        pytest.skip("no one-GPU job in this workload")
+    assert jobs, "workload-1 has one-GPU jobs"
     job = jobs[0]
     batch = job.attr("batch_size")
     profile = traces / "pollux" / "traces" / str(job.model)

@@ -4,6 +4,7 @@ over seeds; a real trace's load compresses its arrivals; a bad spec names its fi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from suanli.adapters.cli import sweep as sweep_cli
 from suanli.adapters.cli.main import FriendlyGroup, main_options
 from suanli.simulation import sweep as sw
+from suanli.simulation.packaged import named_trace
 from suanli.simulation.workload import TraceJob, Workload
 from tests.unit.simulation.conftest import need
 
@@ -34,13 +36,8 @@ GENERIC = {"submit": "submit_time", "duration": "runtime", "gpus": "num_gpu"}
 
 
 @pytest.fixture(scope="module")
-def matrix() -> Path:
-    from tests.unit.simulation.conftest import traces_root
-
-    root = traces_root()
-    if not root.is_dir():
-        pytest.skip(f"public traces not found at {root}; set SUANLI_TRACES to the traces folder")
-    return need(root / "gavel" / "simulation_throughputs.json")
+def matrix(traces: Path) -> Path:
+    return need(traces / "gavel" / "simulation_throughputs.json")
 
 
 def small_spec(matrix: Path) -> sw.SweepSpec:
@@ -348,3 +345,42 @@ def test_importing_the_sweep_does_not_import_ray() -> None:
     code = "import sys, suanli, suanli.simulation.sweep, suanli.adapters.cli.sweep; print('ray' in sys.modules)"
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert answer.stdout.strip() == "False"
+
+
+# -- a trace that ships with the package, by name ---------------------------------------------
+
+
+def test_a_trace_by_name_gives_its_kind_and_file_and_workers_find_it_in_their_own_install() -> None:
+    spec = sw.spec_from_dict({"trace": {"name": "gavel"}, "max_jobs": 50})
+    assert spec.trace.kind == "gavel" and spec.trace.path == named_trace("gavel").path
+    sw.check(spec)
+    (cell,) = sw.expand(spec)
+    assert cell.trace_name == "gavel"
+    elsewhere = dataclasses.replace(cell, trace_path="/the/driver/s/copy.json")  # e.g. on a Ray cluster
+    assert sw.workload_of(elsewhere).jobs == sw.workload_of(cell).jobs
+
+
+@pytest.mark.parametrize(
+    ("trace", "words"),
+    [
+        ({"name": "gavle"}, "unknown trace 'gavle'"),
+        ({"name": "gavel", "path": "m.json"}, "not both"),
+        ({"name": "gavel", "kind": "philly"}, "read as gavel"),
+        ({"name": "openb-default"}, "does not ship"),
+    ],
+)
+def test_a_bad_trace_name_is_an_error_on_the_trace(trace: dict[str, str], words: str) -> None:
+    with pytest.raises(sw.SweepError, match=words) as raised:
+        sw.spec_from_dict({"trace": trace})
+    assert raised.value.field == "trace"
+
+
+def test_the_command_takes_a_trace_by_name_over_the_files_trace(tmp_path: Path) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("trace: {kind: philly, path: absent.csv}\nprofiles: [fifo]\n")
+    result = cli(str(spec), "--trace", "pollux-3", "--max-jobs", "40", "-j", "1", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["rows"][0]["fleet"] == "pollux" and answer["rows"][0]["jobs"] == 40
+    result = cli("--trace", "phily")
+    assert result.exit_code == 2 and "unknown trace 'phily'" in result.stderr

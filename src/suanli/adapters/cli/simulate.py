@@ -13,26 +13,34 @@ from rich.table import Table
 
 from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
 from suanli.domain.errors import InvalidSpec
+from suanli.simulation import packaged
 
 if TYPE_CHECKING:
     from suanli.simulation.report import Run
 
 KINDS = ("philly", "openb", "pollux", "gavel", "generic")
+TRACE_HELP = (
+    "a trace file (gavel: its throughput matrix simulation_throughputs.json), or the name of a trace that "
+    f"ships with Suanli: {', '.join(packaged.TRACES)} (docs/simulation.md; ./NAME for a file called NAME)"
+)
 
 
 def simulate(
     ctx: typer.Context,
-    trace: Annotated[
-        Path,
-        typer.Argument(help="the trace file (for gavel: the throughput matrix simulation_throughputs.json)"),
-    ],
-    kind: Annotated[str, typer.Option("--kind", "-k", help=f"trace format: {', '.join(KINDS)}")] = "philly",
+    trace: Annotated[str, typer.Argument(metavar="TRACE", help=TRACE_HELP)],
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", "-k", help=f"trace format: {', '.join(KINDS)} (default: a named trace's own, else philly)"
+        ),
+    ] = None,
     fleet: Annotated[
         Path | None,
         typer.Option(
             "--fleet",
             help="fleet YAML (docs/simulation.md); default: the trace's own fleet (philly_vc.csv next to a Philly "
-            "trace, the openb node list next to an openb pod list, Gavel's 36 V100 + 36 P100 + 36 K80)",
+            "trace, the openb node list next to an openb pod list, Gavel's 36 V100 + 36 P100 + 36 K80, "
+            "Pollux's 16 nodes x 4 T4)",
         ),
     ] = None,
     profile: Annotated[
@@ -100,9 +108,9 @@ def simulate(
 ) -> None:
     """Replay a trace through the same scheduler the server runs, on a simulated fleet.
 
-    Examples: suanli simulate data/philly/philly.csv --profile fifo
+    Examples: suanli simulate philly --profile fifo
 
-    suanli simulate simulation_throughputs.json --kind gavel --jobs-per-hour 5.6 --out results/
+    suanli simulate gavel --jobs-per-hour 5.6 --out results/
 
     suanli simulate openb_pod_list_default.csv --kind openb --fill-to 1.3 --profile fgd
 
@@ -117,6 +125,7 @@ def simulate(
     from suanli.simulation.workload import filling_arrivals
 
     current = state(ctx, output)
+    path, kind = _trace(trace, kind)
     if kind not in KINDS:
         raise InvalidSpec(f"unknown trace kind {kind!r}; use one of {', '.join(KINDS)}", field="--kind")
     options: dict[str, Any] = {"skip_bad": skip_bad}
@@ -129,12 +138,12 @@ def simulate(
         options |= {"jobs_per_hour": jobs_per_hour, "seed": seed}
         if max_jobs is not None:
             options["num_jobs"] = max_jobs
-    workload = load_trace(kind, trace, **options)
+    workload = load_trace(kind, path, **options)
     if max_jobs is not None:
         workload = replace(workload, jobs=workload.jobs[:max_jobs])
     if workload.skipped:
         note(f"skipped {workload.skipped} malformed row(s), e.g. {workload.skip_reasons[0]}")
-    chosen = _fleet(kind, trace, fleet, workload)
+    chosen = _fleet(kind, path, fleet, workload)
     if fill_to is not None:
         workload = filling_arrivals(workload, chosen.gpus(), fill_to, seed)
     other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
@@ -150,6 +159,17 @@ def simulate(
         _single(runs[0], out_dir, report, json_output=current.json)
     else:
         _what_if(runs, chosen, other, out_dir, report, json_output=current.json)
+
+
+def _trace(given: str, kind: str | None) -> tuple[Path, str]:
+    """The file and kind of a trace that ships with Suanli (``philly``), or the file given with
+    ``--kind`` (philly by default)."""
+    if not packaged.is_name(given):
+        return Path(given), kind or "philly"
+    named = packaged.named_trace(given, field="TRACE")
+    if kind is not None and kind != named.kind:
+        raise InvalidSpec(f"the trace {given} is read as {named.kind}; leave out --kind {kind}", field="--kind")
+    return named.path, named.kind
 
 
 def _run(workload: Any, fleet: Any, profile: str, cycle_interval: float, requests: Any, *, quiet: bool) -> Run:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
+from suanli.simulation import packaged
 
 WIDE = 110  # terminal columns from which the table shows min-max ranges
 
@@ -48,7 +49,12 @@ def sweep(
         str | None, typer.Option("--kind", "-k", help="trace format: philly, openb, pollux, gavel, generic")
     ] = None,
     trace: Annotated[
-        Path | None, typer.Option("--trace", help="the trace file (gavel: simulation_throughputs.json)")
+        str | None,
+        typer.Option(
+            "--trace",
+            help="the trace file (gavel: simulation_throughputs.json), or the name of a trace that ships with "
+            f"Suanli: {', '.join(packaged.TRACES)} (then --kind may be left out)",
+        ),
     ] = None,
     trace_options: Annotated[
         list[str] | None,
@@ -115,8 +121,7 @@ def sweep(
 
     Examples: suanli sweep sweeps/gavel.yaml --workers 2 --out results/ --report results/sweep.html
 
-    suanli sweep --kind gavel --trace simulation_throughputs.json -p fifo -p default --load 4 --load 5.6
-    --seed 0 --seed 1 --max-jobs 500
+    suanli sweep --trace gavel -p fifo -p default --load 4 --load 5.6 --seed 0 --seed 1 --max-jobs 500
     """
     from suanli.simulation import sweep as sw
 
@@ -128,14 +133,19 @@ def sweep(
         data = sw.read_spec_file(spec_file)
         base = spec_file.resolve().parent
         source = str(spec_file)
-    elif kind is None or trace is None:
-        raise sw.SweepError("give a sweep file SPEC.yaml, or at least --kind and --trace", field="trace")
+    elif trace is None or (kind is None and not packaged.is_name(trace)):
+        raise sw.SweepError("give a sweep file SPEC.yaml, or --trace NAME, or --kind and --trace FILE", field="trace")
     given_trace = data.get("trace") if isinstance(data.get("trace"), dict) else {}
     trace_part: dict[str, Any] = dict(given_trace or {})
+    if trace is not None:  # replaces the file's trace (but for its options)
+        for key in ("name", "kind", "path"):
+            trace_part.pop(key, None)
+        if packaged.is_name(trace):
+            trace_part["name"] = trace
+        else:
+            trace_part["path"] = str(Path(trace).resolve())  # the options' paths are from here, not the file's
     if kind is not None:
         trace_part["kind"] = kind
-    if trace is not None:
-        trace_part["path"] = str(trace.resolve())  # the options' paths are from here, not the file's folder
     if trace_options:
         options = dict(trace_part.get("options") or {})
         for item in trace_options:

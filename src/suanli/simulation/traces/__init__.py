@@ -1,8 +1,9 @@
 """Trace loaders, one module per source, and :func:`load_trace` to pick one by name.
 
 Kinds: ``philly``, ``openb``, ``pollux``, ``gavel`` (a generator; ``path`` is its throughput
-matrix) and ``generic`` (a user's CSV with a column mapping). Helios is not a kind: the data
-folder holds only per-cluster summary statistics for it, not jobs.
+matrix) and ``generic`` (a user's CSV with a column mapping). Helios is not a kind: its public
+release has per-cluster summary statistics, not jobs. The public traces that ship with the
+package, by name: ``suanli.simulation.packaged``.
 """
 
 from __future__ import annotations
