@@ -86,6 +86,12 @@ class Assignments:
     cancel: list[AttemptKey] = field(default_factory=list)
 
 
+def _text(words: str) -> str:
+    """What a backend or a job said, as text the server takes: it refuses NUL (U+0000), which
+    a job's own message may hold, and the report must still arrive."""
+    return words.replace("\x00", "\\0")
+
+
 def _keys(items: list[dict[str, Any]] | None) -> list[AttemptKey]:
     return [AttemptKey(int(item["job_id"]), int(item["attempt"])) for item in items or []]
 
@@ -147,7 +153,7 @@ class AgentClient:
             "agent_version": self.agent_version,
             "pools": [pool.model_dump(mode="json") for pool in pools],
             "running": _key_list(running),
-            "problem": problem,
+            "problem": _text(problem),
         }
         data = self._call("POST", "/hello", json=body)
         return HelloAnswer(
@@ -159,7 +165,7 @@ class AgentClient:
 
     def heartbeat(self, running: list[AttemptKey], problem: str = "") -> list[AttemptKey]:
         """``problem``: what is wrong with the backend ("" while it is healthy)."""
-        body = {"protocol": PROTOCOL, "running": _key_list(running), "problem": problem}
+        body = {"protocol": PROTOCOL, "running": _key_list(running), "problem": _text(problem)}
         data = self._call("POST", "/heartbeat", json=body)
         return _keys(data.get("kill"))
 
@@ -174,7 +180,7 @@ class AgentClient:
         return Assignments([Assignment.parse(item) for item in items], _keys(data.get("cancel")))
 
     def report(self, key: AttemptKey, state: str, exit_code: int | None = None, message: str = "") -> None:
-        body: dict[str, Any] = {"protocol": PROTOCOL, "state": state, "message": message[:4000]}
+        body: dict[str, Any] = {"protocol": PROTOCOL, "state": state, "message": _text(message)[:4000]}
         if exit_code is not None:
             body["exit_code"] = exit_code
         self._call("POST", f"/attempts/{key.job_id}/{key.attempt}/state", json=body)

@@ -89,6 +89,4 @@ def test_a_job_whose_decision_raises_gets_an_error_and_the_cycle_goes_on(explain
     assert [d.job_id for d in result.placed] == [1, 3]
     assert [(d.job_id, d.error) for d in result.errors] == [(2, "ZeroDivisionError: division by zero")]
     assert result.waiting == []
-    assert result.errors[0].explain() == [
-        "the scheduler cannot consider this job: ZeroDivisionError: division by zero"
-    ]
+    assert result.errors[0].explain() == ["the scheduler cannot consider this job: ZeroDivisionError: division by zero"]
