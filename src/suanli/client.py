@@ -114,6 +114,11 @@ class SuanliApiError(SuanliClientError):
         return cls(int(body.get("status") or response.status_code), title, str(body.get("detail") or ""), errors)
 
 
+def _is_json(response: httpx.Response) -> bool:
+    kind: str = response.headers.get("content-type", "").split(";")[0].strip()
+    return kind == "application/json" or kind.endswith("+json")
+
+
 class SuanliConnectionError(SuanliClientError):
     """The server could not be reached, or stopped answering."""
 
@@ -196,14 +201,29 @@ class SuanliClient:
                 f"the Suanli server at {self.server} did not answer: {type(error).__name__}: {error}"
             ) from None
         if response.status_code >= 400:
+            if not _is_json(response):
+                raise self._not_suanli(response)
             raise SuanliApiError.from_response(response)
         return response
 
+    def _not_suanli(self, response: httpx.Response) -> SuanliConnectionError:
+        """Something answers at the URL, but not Suanli's API (a web page, a proxy's error page)."""
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        return SuanliConnectionError(
+            f"the server at {self.server} is not a Suanli server (it answered HTTP {response.status_code} with "
+            f"{kind}, not Suanli's JSON); check --server or SUANLI_SERVER"
+        )
+
+    def _parse(self, model: type[M], response: httpx.Response) -> M:
+        if not _is_json(response):
+            raise self._not_suanli(response)
+        return model.model_validate_json(response.content)
+
     def _get(self, model: type[M], path: str, **kwargs: Any) -> M:
-        return model.model_validate_json(self._request("GET", path, **kwargs).content)
+        return self._parse(model, self._request("GET", path, **kwargs))
 
     def _post(self, model: type[M], path: str, **kwargs: Any) -> M:
-        return model.model_validate_json(self._request("POST", path, **kwargs).content)
+        return self._parse(model, self._request("POST", path, **kwargs))
 
     # -- health -----------------------------------------------------------------------------------
     def health(self) -> HealthOut:
@@ -221,7 +241,7 @@ class SuanliClient:
 
     def set_pools(self, name: str, pools: Iterable[Pool | Mapping[str, Any]]) -> CenterOut:
         body = {"pools": [_payload(p) for p in pools]}
-        return CenterOut.model_validate_json(self._request("PUT", f"/centers/{name}/pools", body=body).content)
+        return self._parse(CenterOut, self._request("PUT", f"/centers/{name}/pools", body=body))
 
     def drain_center(self, name: str) -> CenterOut:
         return self._post(CenterOut, f"/centers/{name}/drain")
@@ -239,7 +259,7 @@ class SuanliClient:
 
     def revoke_center_tokens(self, name: str) -> TokensRevokedOut:
         """Revokes every token of the center; its agent is refused from its next request."""
-        return TokensRevokedOut.model_validate_json(self._request("DELETE", f"/centers/{name}/tokens").content)
+        return self._parse(TokensRevokedOut, self._request("DELETE", f"/centers/{name}/tokens"))
 
     # -- jobs -------------------------------------------------------------------------------------
     def submit(self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None) -> JobOut:
@@ -323,8 +343,10 @@ class SuanliClient:
         response = self._request(
             "GET", f"/jobs/{int(job_id)}/logs", params=params, headers={"Accept": "application/octet-stream"}
         )
+        if "X-Suanli-Attempt" not in response.headers:
+            raise self._not_suanli(response)
         return LogChunk(
-            attempt=int(response.headers.get("X-Suanli-Attempt", "0")),
+            attempt=int(response.headers["X-Suanli-Attempt"]),
             data=response.content,
             next_offset=int(response.headers.get("X-Suanli-Next-Offset", str(offset + len(response.content)))),
             done=response.headers.get("X-Suanli-Attempt-Done", "false") == "true",

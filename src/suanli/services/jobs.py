@@ -81,6 +81,8 @@ class JobService:
     def cancel(self, job_id: int, tenant_id: str | None = None, reason: str = "cancelled by the user") -> Job:
         for _ in range(5):
             job = self.store.get_job(job_id, tenant_id)
+            if job.status is JobStatus.CANCELLED:
+                return job  # cancelled already (a retry, or two people at once): the wish holds
             cancelled = job.transitioned(JobStatus.CANCELLED, self.clock.now(), message=reason)
             try:
                 saved = self.store.save_job(cancelled, expected_version=job.version)

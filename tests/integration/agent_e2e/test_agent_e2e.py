@@ -138,8 +138,14 @@ def test_logs_follow_prints_the_output_as_it_comes_and_stops_when_the_job_ends(c
     )
     try:
         assert follower.stdout is not None
-        first = follower.stdout.readline()  # arrives while the job still runs
-        assert first == b"line 0\n"
+        # Raw reads, not readline: communicate() below reads the pipe itself, so bytes a buffered
+        # readline took ahead (a second line that came in the same write) would be lost to it.
+        first = b""
+        while b"\n" not in first:
+            piece = os.read(follower.stdout.fileno(), 4096)
+            assert piece, "the follower ended before printing a line"
+            first += piece
+        assert first.startswith(b"line 0\n")  # arrives while the job still runs
         assert cluster.client.get_job(job.id).status in ("SCHEDULED", "RUNNING")
         rest, errors = follower.communicate(timeout=30)
     finally:

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from suanli.composition import Container
+from suanli.domain.job_status import JobStatus
 from suanli.domain.limits import MAX_ID
 from tests.integration.api.conftest import API, center, fields, job, job_count, pool, problem
 
@@ -170,11 +171,18 @@ def test_a_job_that_fits_nowhere_explains_each_center(api: TestClient, container
     assert "qingdao-ai" in text and "jinan-v100" in text and "[fit]" in text
 
 
-def test_cancel_once_then_conflict(api: TestClient) -> None:
+def test_cancelling_twice_is_no_error_but_cancelling_a_finished_job_is(api: TestClient, container: Container) -> None:
     job_id = api.post(f"{API}/jobs", json=job()).json()["id"]
     cancelled = api.post(f"{API}/jobs/{job_id}/cancel")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "CANCELLED" and cancelled.json()["message"]
-    body = problem(api.post(f"{API}/jobs/{job_id}/cancel"), 409)
-    assert "CANCELLED" in body["detail"]
+    again = api.post(f"{API}/jobs/{job_id}/cancel")  # a retry, or two people at once: the wish holds
+    assert again.status_code == 200 and again.json() == cancelled.json()
+    done = container.store.get_job(job_id)
+    assert done.status.value == "CANCELLED" and done.version == 2  # the second cancel wrote nothing
+    failed_id = api.post(f"{API}/jobs", json=job()).json()["id"]
+    job_row = container.store.get_job(failed_id)
+    container.store.save_job(job_row.transitioned(JobStatus.FAILED, job_row.updated_at, message="x"), job_row.version)
+    body = problem(api.post(f"{API}/jobs/{failed_id}/cancel"), 409)
+    assert "FAILED" in body["detail"]
     assert api.get(f"{API}/jobs/{job_id}").json()["status"] == "CANCELLED"

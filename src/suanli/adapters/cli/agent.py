@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
-from suanli.adapters.cli.output import EXIT_BAD_INPUT, EXIT_SERVER, error
+from suanli.adapters.cli.output import EXIT_BAD_INPUT, EXIT_SERVER, State, error
 from suanli.agent.executor import Executor
 from suanli.agent.log_lines import configure_logging, escape_controls
+from suanli.client import DEFAULT_SERVER
 from suanli.domain.centers import Pool
 from suanli.domain.errors import InvalidSpec
 from suanli.settings import private_home
@@ -32,7 +33,16 @@ RAY_ADDRESS = "http://127.0.0.1:8265"
 
 
 def agent(
-    server: Annotated[str, typer.Option("--server", help="the Suanli server's URL, e.g. https://suanli.example.org")],
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SUANLI_SERVER",
+            help="the Suanli server's URL, e.g. https://suanli.example.org; as `suanli --server` "
+            f"[default: {DEFAULT_SERVER}]",
+        ),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(
@@ -230,7 +240,7 @@ def agent(
         if run_as:
             kind += f"; jobs run as {run_as}"
     pools = _first_pools(executor, backend)
-    client = AgentClient(server, secret)
+    client = AgentClient(_server_url(ctx, server), secret)
     capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in pools)
 
     def connected(answer: HelloAnswer) -> None:
@@ -317,6 +327,13 @@ def _let_go(executor: Executor, *, refused: bool) -> None:
         detach()
     else:
         executor.close()
+
+
+def _server_url(ctx: typer.Context, server: str | None) -> str:
+    """``suanli agent --server``, else the global ``suanli --server`` (or SUANLI_SERVER), else
+    the local default: where every other command looks."""
+    shared = ctx.obj.server if isinstance(ctx.obj, State) else None
+    return server or shared or DEFAULT_SERVER
 
 
 def raise_failure(failure: list[BaseException]) -> None:

@@ -96,6 +96,12 @@ app.command("simulate")(simulate.simulate)
 app.command("sweep")(sweep.sweep)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"suanli {_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -104,6 +110,10 @@ def main_options(
         typer.Option("--server", envvar="SUANLI_SERVER", help="the server's URL [default: http://127.0.0.1:8642]"),
     ] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="table for people, json for scripts")] = Output.table,
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="print Suanli's version and exit"),
+    ] = False,
 ) -> None:
     """Suanli (算力): place AI work on the compute centers of a region."""
     ctx.obj = State(server=server, output=output)
