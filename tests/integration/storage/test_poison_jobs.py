@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from suanli.adapters.storage.store import SqlStore
-from suanli.adapters.storage.tables import jobs
+from suanli.adapters.storage.tables import centers, jobs
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.job_status import JobStatus
 from suanli.scheduler.cycle import Scheduler
@@ -82,3 +82,26 @@ def test_the_reason_names_the_field_and_its_limit(store: SqlStore, engine: Engin
     message = store.get_job(bad).message
     assert "cpus" in message or "count" in message
     assert "1024" in message
+
+
+def test_a_center_stored_under_older_limits_takes_no_work_and_the_others_go_on(
+    store: SqlStore, engine: Engine, submit: Submit
+) -> None:
+    store.create_center(center_spec("good", make_pool(per_node=8, nodes=1)), later(0))
+    store.create_center(center_spec("old", make_pool(per_node=8, nodes=4, price=1.0)), later(0))
+    with engine.begin() as connection:  # a price from before prices had a ceiling
+        [pools] = connection.execute(select(centers.c.pools).where(centers.c.name == "old")).one()
+        pools = [{**pool, "price_per_accelerator_hour": 1e15} for pool in pools]
+        connection.execute(update(centers).where(centers.c.name == "old").values(pools=pools))
+
+    old = store.get_center("old")
+    assert not old.accepts_new_work()
+    assert "price_per_accelerator_hour" in old.problem and "set them again" in old.problem
+    assert {c.name for c in store.list_centers()} == {"good", "old"}
+
+    [job_id] = submit(1, resources={"accelerators": "A100-80G:8"})
+    service = SchedulingService(store, Scheduler("default"), AcceleratorCatalog(), _Clock(), "test")
+    assert service.run_cycle().placed == 1
+    placed = store.get_job(job_id)
+    assert placed.status is JobStatus.SCHEDULED and placed.placement is not None
+    assert placed.placement.center == "good"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Text, cast
 from sqlalchemy.engine import Row
 
 from suanli.adapters.storage.tables import centers, jobs, scheduler_cycles
 from suanli.domain.centers import Backend, Center, CenterKind, CenterSpec, CenterState, Pool
+from suanli.domain.errors import InvalidSpec, invalid
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
 from suanli.domain.stored_specs import stored_spec
@@ -60,14 +62,19 @@ def center_values(spec: CenterSpec, now: datetime) -> dict[str, Any]:
 
 
 def center_from_row(row: Row[Any]) -> Center:
-    spec = CenterSpec(
-        name=row.name,
-        owner=row.owner,
-        kind=CenterKind(row.kind),
-        region=row.region,
-        backend=Backend(row.backend),
-        pools=tuple(Pool.model_validate(p) for p in row.pools),
-    )
+    fields = {"name": row.name, "owner": row.owner, "kind": row.kind, "region": row.region, "backend": row.backend}
+    try:
+        spec = CenterSpec(**fields, pools=tuple(Pool.model_validate(p) for p in row.pools))
+    except ValidationError as error:
+        # Registered under an earlier release's looser limits: kept as it was, and marked with a
+        # problem, so it takes no new work (its agent's next hello replaces the pools) while
+        # every other center is scheduled as usual.
+        problem = invalid(error, "its registered pools break a limit; set them again", InvalidSpec).message
+        unchecked = CenterSpec.model_construct(
+            **fields | {"kind": CenterKind(row.kind), "backend": Backend(row.backend)},
+            pools=tuple(Pool.model_construct(**p) for p in row.pools),
+        )
+        return Center(spec=unchecked, state=CenterState(row.state), version=row.version, problem=problem)
     return Center(spec=spec, state=CenterState(row.state), version=row.version, problem=row.problem)
 
 
