@@ -72,3 +72,12 @@ def test_the_agent_finds_the_server_as_every_command_does(server: Server, tmp_pa
     assert done.returncode != 0
     assert "token" in done.stderr and "Traceback" not in done.stderr
     assert "refused" in done.stderr
+
+
+def test_logs_of_a_job_that_has_not_started_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "waits.yaml"
+    spec.write_text("name: waits\ncommand: [python, -V]\nconstraints: {centers: [nowhere-yet]}\n")
+    [job] = cli("submit", str(spec), "-o", "json").json()
+    shown = cli("logs", str(job["id"]))
+    assert shown.exit_code == 0 and shown.stdout == ""
+    assert f"job {job['id']} has not started (PENDING" in shown.stderr and "-f waits for it" in shown.stderr

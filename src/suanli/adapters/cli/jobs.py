@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
+    EXIT_SERVER,
     OutputOption,
     error,
     fields_table,
@@ -233,11 +234,15 @@ def logs(
 ) -> None:
     """Print a job's output (of its latest attempt, or --attempt N); -f follows it until it ends.
 
+    A job that has not started yet says so (on stderr); with -f its output follows once it starts.
+    Exits 1 when the job FAILED, so a script can tell.
+
     Example: suanli logs 42 -f
     """
     client = state(ctx).client()
     offset = 0
     stdout = sys.stdout.buffer
+    told_waiting = False
     while True:
         chunk = client.read_logs(job_id, attempt=attempt, offset=offset)
         if chunk.data:
@@ -245,8 +250,19 @@ def logs(
             stdout.flush()
         if attempt is None and chunk.attempt:
             attempt = chunk.attempt  # follow the attempt we started with, not a later one
+        if not chunk.attempt and not told_waiting and not chunk.done:
+            told_waiting = True
+            job = client.get_job(job_id)
+            then = "waiting for it to start" if follow else "no output yet; -f waits for it"
+            note(f"job {job_id} has not started ({job.status}: {job.message or 'in the queue'}); {then}")
         offset = chunk.next_offset
         if not follow or chunk.done:
-            return
+            break
         if not chunk.data:
             time.sleep(FOLLOW_POLL_S)
+    _exit_if_failed(client.get_job(job_id))
+
+
+def _exit_if_failed(job: JobOut) -> None:
+    if job.status == "FAILED":
+        raise error(f"job {job.id} FAILED: {job.message}", code=EXIT_SERVER)
