@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 
-from suanli.client import SuanliClient
-from tests.integration.agent_e2e.conftest import Cluster
+from tests.integration.agent_e2e.conftest import Cluster, running_cluster
 from tests.integration.storage.conftest import postgres_schema_url
-from tests.servers import start_server
 
 # An agent down this long is declared OFFLINE and its attempts LOST. The faults here restart it
 # well within that: a job must then neither be lost nor run twice.
@@ -36,13 +34,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
 
 @pytest.fixture
 def cluster(tmp_path: Path, database: dict[str, str]) -> Iterator[Cluster]:
-    settings = SETTINGS | database
-    server = start_server(tmp_path / "server", **settings)
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
-    try:
+    with running_cluster(tmp_path, **SETTINGS, **database) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 def ledger_job(ledger: Path, name: str, *, sleep_s: float = 0.2, exit_code: int = 0, **fields: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from suanli.domain.centers import Pool
@@ -124,3 +125,16 @@ def owner_tag(token: str) -> str:
 
 class ExecutorRefused(Exception):
     """The backend will not run this attempt; the message says why, for the user."""
+
+
+def read_file_at(path: Path, offset: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``path`` from ``offset`` (b"" for a file not there yet): how an
+    executor whose attempts write a log file reads it."""
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read(max(limit, 0))
+    except FileNotFoundError:
+        return b""

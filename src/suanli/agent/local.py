@@ -19,7 +19,14 @@ from types import TracebackType
 from typing import Any
 
 from suanli.agent.capacity import CapacitySource
-from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, ExecutorRefused
+from suanli.agent.executor import (
+    AttemptKey,
+    AttemptSpec,
+    AttemptState,
+    AttemptStatus,
+    ExecutorRefused,
+    read_file_at,
+)
 from suanli.agent.local_attempt import MASTER_ADDR, LocalAttempt, Stop, job_environment
 from suanli.agent.local_launch import CouldNotStart, check_startable, private_folder
 from suanli.agent.local_pools import LocalPools, machine_capacity
@@ -301,18 +308,11 @@ class LocalExecutor:
     def read_logs(self, key: AttemptKey, offset: int, limit: int = 65536) -> bytes:
         """Reads the attempt's log (all ranks, each line prefixed ``[rank N]`` for a gang); works
         for forgotten attempts too while the file is on disk."""
-        if offset < 0:
-            raise ValueError("offset must be >= 0")
         with self._lock:  # a gang's log is read only after a copy is recorded (see RankLogMerger.resume)
             attempt = self._attempts.get(key)
             if attempt is not None and attempt.merger is not None and not attempt.state.is_final:
                 attempt.merger.pump()
-            try:
-                with self.log_path(key).open("rb") as log:
-                    log.seek(offset)
-                    return log.read(max(limit, 0))
-            except FileNotFoundError:
-                return b""
+            return read_file_at(self.log_path(key), offset, limit)
 
     def healthy(self) -> str | None:
         return None  # nothing stands between this executor and its processes

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, ExecutorRefused
+from suanli.agent.executor import (
+    AttemptKey,
+    AttemptSpec,
+    AttemptState,
+    AttemptStatus,
+    ExecutorRefused,
+    read_file_at,
+)
 from suanli.agent.slurm_cli import (
     NEVER_RUNS,
     SINFO_FORMAT,
@@ -423,14 +430,7 @@ class SlurmExecutor:
 
     def read_logs(self, key: AttemptKey, offset: int, limit: int = 65536) -> bytes:
         """The job's output file (stdout and stderr; a gang's lines prefixed ``N: `` by srun)."""
-        if offset < 0:
-            raise ValueError("offset must be >= 0")
-        try:
-            with self.log_path(key).open("rb") as log:
-                log.seek(offset)
-                return log.read(max(limit, 0))
-        except FileNotFoundError:
-            return b""
+        return read_file_at(self.log_path(key), offset, limit)
 
     def forget(self, key: AttemptKey) -> None:
         attempt = self._attempts.get(key)

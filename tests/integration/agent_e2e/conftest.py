@@ -166,14 +166,21 @@ class Cluster:
 SERVER_SETTINGS = {"agent_offline_after_s": "2", "agent_heartbeat_s": "0.5"}
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    server = start_server(tmp_path / "server", **SERVER_SETTINGS)
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
+@contextlib.contextmanager
+def running_cluster(root: Path, **settings: str) -> Iterator[Cluster]:
+    """A server under ``root`` with these settings, and a client; every process closed after."""
+    server = start_server(root / "server", **settings)
+    cluster = Cluster(server, SuanliClient(server.url, timeout=30), root)
     try:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running_cluster(tmp_path, **SERVER_SETTINGS) as cluster:
+        yield cluster
 
 
 def process_gone(pid: int) -> bool:
