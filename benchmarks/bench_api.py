@@ -1,7 +1,8 @@
 """REST submission speed, on SQLite and on PostgreSQL, against a real server process.
 
 Targets (issue 2): single-job submission >= 1,000 jobs/s with p99 < 50 ms, sequentially and with
-16 concurrent clients; bulk submission >= 20,000 jobs/s. The load comes from ``wrk`` (apt install
+16 concurrent clients; bulk submission >= 20,000 jobs/s. It also times job lists, which say why
+each waiting job waits (issue 11). The load comes from ``wrk`` (apt install
 wrk) so that the client does not steal the server's CPU; the scheduler loop runs meanwhile and
 places the jobs on a 100,000-GPU center, as in production.
 
@@ -71,6 +72,28 @@ def bulk(url: str, batches: int = 5, size: int = 10_000) -> dict[str, float]:
     return {"jobs": batches * size, "batch_size": size, "jobs_per_s": round(batches * size / elapsed)}
 
 
+def listing(url: str, waiting: int = 1_000, rounds: int = 20) -> dict[str, float]:
+    """Median latency of job lists, which carry each waiting job's one-line reason: the newest 100
+    (placed on a center whose agent never connected), and ``waiting`` PENDING jobs, each tried
+    against the whole fleet (they ask for 16 GPUs per node on 8-GPU nodes, so none ever starts)."""
+    stuck = [dict(JOB, name=f"stuck-{i}", resources={"accelerators": ["A100-80G:16"]}) for i in range(waiting)]
+    with httpx.Client(base_url=url, timeout=120) as client:
+        client.post("/api/v1/jobs/batch", json={"jobs": stuck}).raise_for_status()
+
+        def median_ms(params: dict[str, object]) -> float:
+            times = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                client.get("/api/v1/jobs", params=params).raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            return round(sorted(times)[len(times) // 2], 1)
+
+        return {
+            "newest_100_ms": median_ms({"limit": 100}),
+            f"pending_{waiting}_ms": median_ms({"status": "PENDING", "limit": waiting}),
+        }
+
+
 def run(database: str, seconds: int) -> dict[str, object]:
     def measure(database_url: str | None) -> dict[str, object]:
         with running_server(database_url) as (url, _):
@@ -79,6 +102,7 @@ def run(database: str, seconds: int) -> dict[str, object]:
                 "sequential": wrk(url, 1, seconds),
                 "concurrent_16": wrk(url, 16, seconds),
                 "bulk": bulk(url),
+                "list": listing(url),
             }
             health = httpx.get(f"{url}/api/v1/health").json()
             result["scheduler"] = health.get("scheduler")

@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from suanli.agent.backends.ray.executor import RayExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState
-from suanli.agent.ray_executor import RayExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
 

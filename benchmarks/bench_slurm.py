@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from subprocess import CompletedProcess
 
+from suanli.agent.backends.slurm.executor import SlurmExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState
-from suanli.agent.slurm import SlurmExecutor
 
 LAB = Path(os.environ.get("SUANLI_SLURM_LAB", "/tmp/suanli-slurm-lab"))
 

@@ -6,7 +6,7 @@
         jobs = client.submit_many(load_job_specs("jobs.yaml"))
         print(client.explain_job(jobs[0].id).reasons)
 
-Responses are the API's own schemas (``suanli.adapters.api.schemas``), parsed and typed. A
+Responses are the API's own wire types (``suanli.protocol``), parsed and typed. A
 problem answer raises ``SuanliApiError``; a server that cannot be reached, ``SuanliConnectionError``.
 """
 
@@ -23,8 +23,12 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
-from suanli.adapters.api.schemas import (
+from suanli.domain.centers import CenterSpec, Pool
+from suanli.domain.errors import field_path
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+from suanli.protocol.agent import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
+from suanli.protocol.rest import (
     CenterListOut,
     CenterOut,
     ExplainOut,
@@ -33,11 +37,8 @@ from suanli.adapters.api.schemas import (
     JobListOut,
     JobOut,
     JobPageOut,
+    StatusOut,
 )
-from suanli.domain.centers import CenterSpec, Pool
-from suanli.domain.errors import field_path
-from suanli.domain.job_status import JobStatus
-from suanli.domain.jobs import JobSpec
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -229,6 +230,10 @@ class SuanliClient:
     def health(self) -> HealthOut:
         return self._get(HealthOut, "/health")
 
+    def status(self) -> StatusOut:
+        """The network at a glance: the scheduler, centers and their agents, the queue."""
+        return self._get(StatusOut, "/status")
+
     # -- centers ----------------------------------------------------------------------------------
     def add_center(self, spec: CenterSpec | Mapping[str, Any]) -> CenterOut:
         return self._post(CenterOut, "/centers", body=_payload(spec))
@@ -262,14 +267,24 @@ class SuanliClient:
         return self._parse(TokensRevokedOut, self._request("DELETE", f"/centers/{name}/tokens"))
 
     # -- jobs -------------------------------------------------------------------------------------
-    def submit(self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None) -> JobOut:
+    def submit(
+        self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None, *, allow_unfit: bool = True
+    ) -> JobOut:
+        """Submits one job. One that no registered pool could ever run is queued with a ``warning``
+        saying why, or, with ``allow_unfit=False``, refused (SuanliApiError, 422) with the reason."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._post(JobOut, "/jobs", body=_payload(spec), headers=headers)
+        params = {"if_unfit": "queue" if allow_unfit else "refuse"}
+        return self._post(JobOut, "/jobs", body=_payload(spec), headers=headers, params=params)
 
     def submit_many(
-        self, specs: Iterable[JobSpec | Mapping[str, Any]], idempotency_keys: Sequence[str | None] | None = None
+        self,
+        specs: Iterable[JobSpec | Mapping[str, Any]],
+        idempotency_keys: Sequence[str | None] | None = None,
+        *,
+        allow_unfit: bool = True,
     ) -> list[JobOut]:
-        """All jobs are stored, or none (the server checks every one first)."""
+        """All jobs are stored, or none (the server checks every one first); ``allow_unfit`` as
+        for ``submit``."""
         items = [_payload(s) for s in specs]
         if idempotency_keys is not None:
             if len(idempotency_keys) != len(items):
@@ -277,7 +292,8 @@ class SuanliClient:
             for item, key in zip(items, idempotency_keys, strict=True):
                 if key is not None:
                     item["idempotency_key"] = key
-        return self._post(JobListOut, "/jobs/batch", body={"jobs": items}).jobs
+        params = {"if_unfit": "queue" if allow_unfit else "refuse"}
+        return self._post(JobListOut, "/jobs/batch", body={"jobs": items}, params=params).jobs
 
     def list_jobs(
         self,

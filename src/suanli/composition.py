@@ -1,4 +1,5 @@
-"""The composition root: wires settings, storage, services and the scheduler loop together."""
+"""The composition root: wires settings, storage, services and the scheduler loop together, and
+hands them to the API (``create_app_from_settings``). Nothing below it imports it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from fastapi import FastAPI
+
+from suanli.adapters.api.app import create_app
 from suanli.adapters.storage.agent_store import SqlAgentStore
 from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.leader import make_leader_lock
@@ -22,11 +26,15 @@ from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
 from suanli.services.signal import Signal
-from suanli.settings import Settings
+from suanli.services.status import StatusService
+from suanli.services.waiting import WaitingReasons
+from suanli.settings import Settings, load_settings
 
 
 @dataclass
 class Container:
+    """Everything one server process runs; it is the ``ApiServices`` the API is created over."""
+
     settings: Settings
     catalog: AcceleratorCatalog
     store: SqlStore
@@ -36,6 +44,8 @@ class Container:
     loop: SchedulerLoop
     agents: AgentService
     assignments: Signal  # fired when placements are written or jobs let go: wakes agents' long polls
+    waiting: WaitingReasons
+    status: StatusService
 
     def close(self) -> None:
         self.loop.stop()
@@ -65,10 +75,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
 
     def capacity_changed() -> None:
         scheduling.invalidate()
+        waiting.invalidate()
         loop.wake()
         assignments.notify()  # a cancelled job's attempt is news for its center's long poll
 
-    centers = CenterService(store, catalog, clock, on_change=capacity_changed)
+    centers = CenterService(
+        store, catalog, clock, on_change=capacity_changed, offline_after_s=settings.agent_offline_after_s
+    )
+    waiting = WaitingReasons(scheduling, store, clock, settings.agent_offline_after_s)
     agents = AgentService(
         store,
         SqlAgentStore(store),
@@ -83,10 +97,19 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         settings=settings,
         catalog=catalog,
         store=store,
-        jobs=JobService(store, catalog, clock, on_change=loop.wake, on_release=capacity_changed),
+        jobs=JobService(
+            store, catalog, clock, on_change=loop.wake, on_release=capacity_changed, why_unfit=waiting.why_unfit
+        ),
         centers=centers,
         scheduling=scheduling,
         loop=loop,
         agents=agents,
         assignments=assignments,
+        waiting=waiting,
+        status=StatusService(store, scheduling, clock, settings.agent_offline_after_s),
     )
+
+
+def create_app_from_settings(settings: Settings | None = None) -> FastAPI:
+    """For uvicorn: ``uvicorn --factory suanli.composition:create_app_from_settings``."""
+    return create_app(build_container(settings if settings is not None else load_settings()))

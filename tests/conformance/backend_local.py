@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from suanli.agent.local import LocalExecutor
+from suanli.agent.backends.local.executor import LocalExecutor
 from tests.conformance.harness import Backend
 
 NAME = "local"

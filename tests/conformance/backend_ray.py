@@ -36,7 +36,7 @@ def unavailable() -> str | None:
 
 @contextmanager
 def backend(tmp_path: Path) -> Iterator[Backend]:
-    from suanli.agent.ray_executor import RayExecutor
+    from suanli.agent.backends.ray.executor import RayExecutor
 
     # A prefix per test: jobs of other tests (or other runs) on the same lab are never adopted.
     executor = RayExecutor(

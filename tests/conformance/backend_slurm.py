@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from suanli.agent.slurm import SlurmExecutor
+from suanli.agent.backends.slurm.executor import SlurmExecutor
 from tests.conformance.harness import Backend
 
 NAME = "slurm"

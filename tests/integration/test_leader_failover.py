@@ -121,10 +121,9 @@ def test_work_sent_to_a_follower_wakes_the_leader_at_once(database_url: str, tmp
         (leader,) = wait_for(lambda: len(leaders(servers)) == 1 and leaders(servers))
         (follower,) = [s for s in servers if s is not leader]
         httpx.post(f"{follower.url}/api/v1/centers", json=CENTER).raise_for_status()
-        submitted = time.monotonic()
         httpx.post(f"{follower.url}/api/v1/jobs", json=job("via-follower")).raise_for_status()
+        # A guard, well inside the 60 s timer: only the wake-up can schedule it before it ends.
         wait_for(lambda: statuses(follower) == {"via-follower": "SCHEDULED"}, timeout=10)
-        assert time.monotonic() - submitted < 10
         assert len({holder for holder, _ in cycle_holders(database_url)}) == 1, "only the leader scheduled"
     finally:
         for server in servers:

@@ -6,14 +6,29 @@ needs five calls, plain data back, and errors it can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from suanli.agent.executor import AttemptKey, owner_tag
 from suanli.domain.centers import Pool
+from suanli.protocol.agent import (
+    MAX_MESSAGE_CHARS,
+    PROTOCOL,
+    AssignmentOut,
+    AssignmentsOut,
+    AttemptKeyIO,
+    AttemptOut,
+    HeartbeatIn,
+    HeartbeatOut,
+    HelloIn,
+    HelloOut,
+    LogAppendOut,
+    StateIn,
+)
 
-PROTOCOL = 1
+M = TypeVar("M", bound=BaseModel)
 
 
 class AgentTransportError(Exception):
@@ -64,19 +79,18 @@ class Assignment:
     time_limit: float | None
 
     @classmethod
-    def parse(cls, data: dict[str, Any]) -> Assignment:
-        command = data["command"]
+    def from_wire(cls, item: AssignmentOut) -> Assignment:
         return cls(
-            key=AttemptKey(int(data["job_id"]), int(data["attempt"])),
-            name=str(data.get("name", "")),
-            command=tuple(str(part) for part in command) if isinstance(command, list) else str(command),
-            env={str(k): str(v) for k, v in (data.get("env") or {}).items()},
-            workdir=data.get("workdir"),
-            pool=str(data.get("pool") or ""),
-            accelerator=str(data.get("accelerator") or "CPU"),
-            accelerators_per_node=int(data.get("accelerators_per_node") or 0),
-            nodes=int(data.get("nodes") or 1),
-            time_limit=None if data.get("time_limit") is None else float(data["time_limit"]),
+            key=AttemptKey(item.job_id, item.attempt),
+            name=item.name,
+            command=item.command,
+            env=item.env,
+            workdir=item.workdir,
+            pool=item.pool,
+            accelerator=item.accelerator or "CPU",  # a job placed without accelerators
+            accelerators_per_node=item.accelerators_per_node,
+            nodes=item.nodes,
+            time_limit=item.time_limit,
         )
 
 
@@ -92,12 +106,19 @@ def _text(words: str) -> str:
     return words.replace("\x00", "\\0")
 
 
-def _keys(items: list[dict[str, Any]] | None) -> list[AttemptKey]:
-    return [AttemptKey(int(item["job_id"]), int(item["attempt"])) for item in items or []]
+def _keys(items: list[AttemptKeyIO]) -> list[AttemptKey]:
+    return [AttemptKey(item.job_id, item.attempt) for item in items]
 
 
-def _key_list(keys: list[AttemptKey]) -> list[dict[str, int]]:
-    return [{"job_id": key.job_id, "attempt": key.attempt} for key in keys]
+def _key_list(keys: list[AttemptKey]) -> list[AttemptKeyIO]:
+    return [AttemptKeyIO.model_construct(job_id=key.job_id, attempt=key.attempt) for key in keys]
+
+
+def _body(request: BaseModel, *, exclude_none: bool = False) -> dict[str, Any]:
+    """A request as JSON. Requests are built with ``model_construct``, not validated here: the
+    server judges what it takes, and its refusal (422) is an answer the agent acts on."""
+    body: dict[str, Any] = request.model_dump(mode="json", exclude_none=exclude_none)
+    return body
 
 
 class AgentClient:
@@ -121,7 +142,7 @@ class AgentClient:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, timeout=timeout_s or self.timeout_s, **kwargs)
         except httpx.HTTPError as error:
@@ -132,68 +153,71 @@ class AgentClient:
             try:
                 body = response.json()
                 detail = str(body.get("detail") or body.get("title") or response.text)
-            except ValueError:
+            except (ValueError, AttributeError):
                 detail = response.text
             expected = response.headers.get("X-Suanli-Expected-Offset", "")
             if response.status_code == 409 and expected.isdigit():
                 raise LogOffsetMismatch(response.status_code, detail, int(expected))
             kind = StaleAttempt if response.status_code in (403, 404, 409) else AgentApiError
             raise kind(response.status_code, detail)
+        return response
+
+    def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        """The server's answer, parsed with the protocol's own type."""
+        response = self._call(method, path, **kwargs)
         try:
-            data = response.json()
-        except ValueError as error:
-            raise AgentTransportError(f"{self.server}: an answer that is not JSON on {path}") from error
-        if not isinstance(data, dict):
-            raise AgentTransportError(f"{self.server}: an unexpected answer on {path}")
-        return data
+            return model.model_validate_json(response.content)
+        except ValidationError as error:
+            raise AgentTransportError(f"{self.server}: an unexpected answer on {path}: {error}") from error
 
     def hello(self, pools: list[Pool], running: list[AttemptKey], problem: str = "") -> HelloAnswer:
-        body = {
-            "protocol": PROTOCOL,
-            "agent_version": self.agent_version,
-            "pools": [pool.model_dump(mode="json") for pool in pools],
-            "running": _key_list(running),
-            "problem": _text(problem),
-        }
-        data = self._call("POST", "/hello", json=body)
+        request = HelloIn.model_construct(
+            protocol=PROTOCOL,
+            agent_version=self.agent_version,
+            pools=tuple(pools),
+            running=_key_list(running),
+            problem=_text(problem),
+        )
+        answer = self._answer(HelloOut, "POST", "/hello", json=_body(request))
         return HelloAnswer(
-            center=str(data["center"]),
-            heartbeat_s=float(data["heartbeat_s"]),
-            offline_after_s=float(data["offline_after_s"]),
-            kill=_keys(data.get("kill")),
+            center=answer.center,
+            heartbeat_s=answer.heartbeat_s,
+            offline_after_s=answer.offline_after_s,
+            kill=_keys(answer.kill),
         )
 
     def heartbeat(self, running: list[AttemptKey], problem: str = "") -> list[AttemptKey]:
         """``problem``: what is wrong with the backend ("" while it is healthy)."""
-        body = {"protocol": PROTOCOL, "running": _key_list(running), "problem": _text(problem)}
-        data = self._call("POST", "/heartbeat", json=body)
-        return _keys(data.get("kill"))
+        request = HeartbeatIn.model_construct(protocol=PROTOCOL, running=_key_list(running), problem=_text(problem))
+        return _keys(self._answer(HeartbeatOut, "POST", "/heartbeat", json=_body(request)).kill)
 
     def assignments(self, wait_s: float) -> Assignments:
-        data = self._call(
+        answer = self._answer(
+            AssignmentsOut,
             "GET",
             "/assignments",
             params={"wait": f"{wait_s:g}", "protocol": PROTOCOL},
             timeout_s=self.timeout_s + wait_s,
         )
-        items = data.get("assignments") or []
-        return Assignments([Assignment.parse(item) for item in items], _keys(data.get("cancel")))
+        return Assignments([Assignment.from_wire(item) for item in answer.assignments], _keys(answer.cancel))
 
     def report(self, key: AttemptKey, state: str, exit_code: int | None = None, message: str = "") -> None:
-        body: dict[str, Any] = {"protocol": PROTOCOL, "state": state, "message": _text(message)[:4000]}
-        if exit_code is not None:
-            body["exit_code"] = exit_code
-        self._call("POST", f"/attempts/{key.job_id}/{key.attempt}/state", json=body)
+        request = StateIn.model_construct(
+            protocol=PROTOCOL, state=state, exit_code=exit_code, message=_text(message)[:MAX_MESSAGE_CHARS]
+        )
+        body = _body(request, exclude_none=True)  # no exit_code: none is known
+        self._answer(AttemptOut, "POST", f"/attempts/{key.job_id}/{key.attempt}/state", json=body)
 
     def ship_logs(self, key: AttemptKey, offset: int, data: bytes) -> int:
         """Sends a chunk of the attempt's output that starts at byte ``offset``; returns where the
         next chunk starts. Raises LogOffsetMismatch (resume from its ``expected_offset``) or
         StaleAttempt (stop shipping this attempt)."""
-        answer = self._call(
+        answer = self._answer(
+            LogAppendOut,
             "POST",
             f"/attempts/{key.job_id}/{key.attempt}/logs",
             params={"offset": offset, "protocol": PROTOCOL},
             content=data,
             headers={"Content-Type": "application/octet-stream"},
         )
-        return int(answer["next_offset"])
+        return answer.next_offset

@@ -7,6 +7,7 @@ and is refused.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -98,12 +99,10 @@ class Attempt(BaseModel):
 
 
 def outcome_message(state: AttemptState, exit_code: int | None, message: str) -> str:
-    """The job's message after a center reports how its attempt ended."""
-    parts = []
-    if exit_code is not None:
-        parts.append(f"exit code {exit_code}")
-    if message:
-        parts.append(message)
+    """The job's message after a center reports how its attempt ended. The exit code is said once:
+    executors often say it themselves ("exited with code 3")."""
     if state is AttemptState.REFUSED:
         return "the center refused the assignment" + (f": {message}" if message else "") + "; waiting again"
-    return "; ".join(parts)
+    if exit_code is None or re.search(rf"\bcode {exit_code}\b", message):
+        return message
+    return f"exit code {exit_code}" + (f"; {message}" if message else "")

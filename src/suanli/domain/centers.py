@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -56,6 +57,14 @@ class CenterState(StrEnum):
     ONLINE = "ONLINE"
     DRAINING = "DRAINING"  # runs what it has, takes nothing new
     OFFLINE = "OFFLINE"
+
+
+class AgentPresence(StrEnum):
+    """Whether the center's agent is talking to the server."""
+
+    CONNECTED = "connected"  # heard from within the offline window
+    SILENT = "silent"  # heard from once, not lately: the center goes OFFLINE when the window passes
+    NEVER = "never"  # registered, but no agent has ever connected: its jobs wait for one
 
 
 class Pool(BaseModel):
@@ -138,6 +147,7 @@ class Center(BaseModel):
     state: CenterState = CenterState.ONLINE
     version: int = 1
     problem: str = ""  # what its agent reports wrong with the backend; no new work meanwhile
+    last_seen: datetime | None = None  # when its agent last spoke to the server
 
     @property
     def name(self) -> str:
@@ -154,3 +164,15 @@ class Center(BaseModel):
     def condition(self) -> str:
         """The state the scheduler sees: UNHEALTHY while the agent reports a backend problem."""
         return "UNHEALTHY" if self.problem and self.state is CenterState.ONLINE else self.state.value
+
+    def agent_presence(self, now: datetime, offline_after_s: float) -> AgentPresence:
+        if self.last_seen is None:
+            return AgentPresence.NEVER
+        silent_s = (now - self.last_seen).total_seconds()
+        return AgentPresence.CONNECTED if silent_s <= offline_after_s else AgentPresence.SILENT
+
+    def shown_state(self, presence: AgentPresence) -> str:
+        """The state people see: a center no agent ever connected to is not called ONLINE, as the
+        scheduler may place work there that nothing runs until its agent connects."""
+        condition = self.condition
+        return "NO_AGENT" if condition == "ONLINE" and presence is AgentPresence.NEVER else condition

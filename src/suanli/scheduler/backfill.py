@@ -6,39 +6,19 @@ order of its expected end (start + time limit) until the reserved job fits; that
 *shadow time*. A later job may use the reserved pool if it will end by the shadow time, or if
 it fits in what the projection leaves after the reserved job's nodes (the *extra* slots). Work
 without a time limit never ends in the projection, so it can only ever use extra slots.
+
+The ``Reservation`` value itself lives in ``framework``, beside the cycle context and decisions
+that carry it, so that this module depends on the framework and never the other way round.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from suanli.scheduler.framework import Candidate, CycleContext, FilterPlugin
+from suanli.scheduler.framework import FITS, Candidate, CycleContext, FilterPlugin, FilterStatus, Reservation
 from suanli.scheduler.request import Shape
-from suanli.scheduler.snapshot import Allocation, PoolState
-
-
-@dataclass(slots=True, eq=False)
-class Reservation:
-    job_id: int
-    pool: PoolState
-    slots: int
-    node_indices: tuple[int, ...]
-    start: float  # shadow time, epoch seconds; math.inf when it waits on work without a time limit
-    projected_free: list[int]  # per node at the shadow time, the reserved job's share removed
-
-    def describe(self) -> str:
-        when = (
-            "when work without a time limit ends"
-            if math.isinf(self.start)
-            else "at " + datetime.fromtimestamp(self.start, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        )
-        return f"job {self.job_id} holds a reservation on {self.pool.label}, expected to start {when}"
-
-    def ends_in_time(self, shape: Shape, now: float) -> bool:
-        return shape.time_limit is not None and now + shape.time_limit <= self.start
+from suanli.scheduler.snapshot import Allocation
 
 
 def _nodes_fitting(free: Sequence[int], count: int, slots: int) -> list[int] | None:
@@ -88,10 +68,10 @@ class BackfillFilter(FilterPlugin):
     name = "backfill"
     dynamic = True
 
-    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> FilterStatus:
         reservation = ctx.reservation
         if reservation is None or candidate.pool is not reservation.pool or reservation.ends_in_time(shape, ctx.now):
-            return None
+            return FITS
         if candidate.pool.choose_nodes(shape.nodes, candidate.slots, reservation.projected_free) is not None:
-            return None
-        return f"would delay job {reservation.job_id}, which holds a reservation here"
+            return FITS
+        return FilterStatus.unschedulable(f"would delay job {reservation.job_id}, which holds a reservation here")

@@ -21,15 +21,18 @@ from suanli.scheduler.backfill import BackfillFilter, reserve
 from suanli.scheduler.framework import (
     Candidate,
     Choice,
+    Code,
     CycleContext,
     CycleResult,
     Decision,
+    FilterError,
     FilterPlugin,
     Rejection,
     ScorePlugin,
 )
 from suanli.scheduler.packing import Mix, shared_best_fit
-from suanli.scheduler.registry import FILTERS, PROFILES, QUEUE_ORDERS, SCORES, Profile, load_builtin_plugins
+from suanli.scheduler.plugins.table import FILTERS, QUEUE_ORDERS, SCORES
+from suanli.scheduler.registry import PROFILES, Profile
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.sharing import demand_of
 from suanli.scheduler.snapshot import Allocation, Snapshot
@@ -63,7 +66,6 @@ class _ShapePlan:
 
 class Scheduler:
     def __init__(self, profile: Profile | str = "default") -> None:
-        load_builtin_plugins()
         if isinstance(profile, str):
             if profile not in PROFILES:
                 known = ", ".join(PROFILES)
@@ -95,9 +97,11 @@ class Scheduler:
                 offered.add(pool.center)
                 candidate = Candidate(pool, model, slots)
                 for plugin in self.filters:
-                    message = plugin.check_static(shape, candidate, ctx)
-                    if message is not None:
-                        rejections.append(Rejection(pool.center, pool.name, plugin.name, message))
+                    status = plugin.check_static(shape, candidate, ctx)
+                    if status.code is not Code.FITS:
+                        if status.code is Code.ERROR:
+                            raise FilterError(plugin.name, status.reason)
+                        rejections.append(Rejection(pool.center, pool.name, plugin.name, status.reason))
                         break
                 else:
                     candidates.append(candidate)
@@ -130,13 +134,16 @@ class Scheduler:
         dead: list[tuple[int, str, str]] = []
         best = second = -1
         best_total = second_total = -math.inf
+        fits, error = Code.FITS, Code.ERROR  # locals: this loop is the hot path
         for i, candidate in enumerate(candidates):
             if base[i] + headroom < second_total:
                 break  # neither this nor any later candidate can change the winner or runner-up
             for plugin in filters:
-                message = plugin.check(shape, candidate, ctx)
-                if message is not None:
-                    (dead if plugin.monotonic else rejected).append((i, plugin.name, message))
+                status = plugin.check(shape, candidate, ctx)
+                if status.code is not fits:
+                    if status.code is error:
+                        raise FilterError(plugin.name, status.reason)
+                    (dead if plugin.monotonic else rejected).append((i, plugin.name, status.reason))
                     break
             else:
                 total = base[i]
@@ -282,6 +289,9 @@ class Scheduler:
                 continue
             try:
                 decision = self._decide(request, snapshot, ctx, plans, blocked, explain_waiting)
+            except FilterError as error:  # a filter answered ERROR: its reason is the message
+                decisions.append(Decision(request.job_id, error=str(error)))
+                continue
             except Exception as error:  # one job's failure must never stop everyone else's cycle
                 decisions.append(Decision(request.job_id, error=describe_error(error)))
                 continue

@@ -1,9 +1,9 @@
 """Extension points of the scheduler and the values a cycle returns.
 
-A plugin is a small class registered by name (see ``registry``). Filters and scores declare
-whether they are *dynamic* (their answer depends on free capacity) or static (it depends only on
-the job's shape and the cycle's fixed facts); static answers are computed once per shape.
-Results are values: a filter returns None (pass) or a sentence a person can read.
+A plugin is a small class named in the table of built-in plugins (``plugins/table.py``).
+Filters and scores declare whether they are *dynamic* (their answer depends on free capacity)
+or static (it depends only on the job's shape and the cycle's fixed facts); static answers are
+computed once per shape. Results are values: a filter returns a ``FilterStatus``.
 """
 
 from __future__ import annotations
@@ -11,15 +11,77 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from datetime import UTC, datetime
+from enum import Enum
+from typing import ClassVar
 
 from suanli.scheduler.packing import Mix, Pick
 from suanli.scheduler.request import SchedulingRequest, Shape
 from suanli.scheduler.sharing import Demand
 from suanli.scheduler.snapshot import PoolState
 
-if TYPE_CHECKING:
-    from suanli.scheduler.backfill import Reservation
+
+class Code(Enum):
+    """What a filter found about one candidate."""
+
+    FITS = "fits"
+    # Normal: the candidate cannot take the job (now); the reason goes to the job's explanation.
+    UNSCHEDULABLE = "unschedulable"
+    # Not normal: the filter could not decide (a bug, or input it cannot read). The job gets an
+    # error, as if deciding for it had raised, and the cycle goes on for every other job.
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterStatus:
+    """A filter's answer: ``FITS``, or a code with a reason a person can read."""
+
+    code: Code
+    reason: str = ""
+
+    @classmethod
+    def unschedulable(cls, reason: str) -> FilterStatus:
+        return cls(Code.UNSCHEDULABLE, reason)
+
+    @classmethod
+    def error(cls, reason: str) -> FilterStatus:
+        return cls(Code.ERROR, reason)
+
+
+FITS = FilterStatus(Code.FITS)
+
+
+class FilterError(Exception):
+    """A filter answered ERROR: the cycle turns it into the job's error, as any exception."""
+
+    def __init__(self, plugin: str, reason: str) -> None:
+        super().__init__(f"the {plugin} filter failed: {reason}")
+        self.plugin = plugin
+        self.reason = reason
+
+
+@dataclass(slots=True, eq=False)
+class Reservation:
+    """The backfill reservation (``backfill.py``): where and when the first job that cannot
+    start will run, and what the reserved pool will have free then."""
+
+    job_id: int
+    pool: PoolState
+    slots: int
+    node_indices: tuple[int, ...]
+    start: float  # shadow time, epoch seconds; math.inf when it waits on work without a time limit
+    projected_free: list[int]  # per node at the shadow time, the reserved job's share removed
+
+    def describe(self) -> str:
+        when = (
+            "when work without a time limit ends"
+            if math.isinf(self.start)
+            else "at " + datetime.fromtimestamp(self.start, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        )
+        return f"job {self.job_id} holds a reservation on {self.pool.label}, expected to start {when}"
+
+    def ends_in_time(self, shape: Shape, now: float) -> bool:
+        return shape.time_limit is not None and now + shape.time_limit <= self.start
 
 
 @dataclass(slots=True)
@@ -46,7 +108,8 @@ class Candidate:
 
 
 class FilterPlugin:
-    """Answers None when the candidate passes, else why not ('needs 8 x A100-80G, 6 free').
+    """Answers ``FITS`` when the candidate passes, else why not: ``FilterStatus.unschedulable(
+    'needs 8 x A100-80G, 6 free')``, or ``FilterStatus.error(...)`` when it cannot decide.
 
     ``check_static`` may look only at the shape and the pool's fixed facts; ``check`` (called when
     ``dynamic`` is true) may also look at free capacity and the reservation.
@@ -58,11 +121,11 @@ class FilterPlugin:
     # cycle), so the candidate can be dropped for the shape.
     monotonic: ClassVar[bool] = False
 
-    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
-        return None
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> FilterStatus:
+        return FITS
 
-    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
-        return None
+    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> FilterStatus:
+        return FITS
 
 
 class ScorePlugin:
@@ -151,7 +214,8 @@ class Decision:
     reservation: Reservation | None = None  # set on the job that holds the backfill reservation
     notes: list[str] = field(default_factory=list)
     # Not "unschedulable" but an error: deciding for this job raised (a bug, or a request that
-    # cannot be built). The cycle went on for every other job; the caller fails this one.
+    # cannot be built) or a filter answered ERROR. The cycle went on for every other job; the
+    # caller fails this one.
     error: str = ""
 
     @property

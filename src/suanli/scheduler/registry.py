@@ -1,6 +1,6 @@
-"""Plugins registered by name, and profiles that choose plugins and weights.
+"""Profiles: which plugins a scheduler runs, by name, and their weights.
 
-A profile in config looks like::
+The plugins themselves are listed by name in ``plugins/table.py``. A profile in config looks like::
 
     scheduler:
       queue_order: priority
@@ -12,42 +12,11 @@ A profile in config looks like::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from suanli.domain.errors import InvalidSpec
-
-if TYPE_CHECKING:
-    from suanli.scheduler.framework import FilterPlugin, QueueOrderPlugin, ScorePlugin
-
-FILTERS: dict[str, type[FilterPlugin]] = {}
-SCORES: dict[str, type[ScorePlugin]] = {}
-QUEUE_ORDERS: dict[str, type[QueueOrderPlugin]] = {}
-
-F = TypeVar("F", bound="type[FilterPlugin]")
-S = TypeVar("S", bound="type[ScorePlugin]")
-Q = TypeVar("Q", bound="type[QueueOrderPlugin]")
-
-
-def register_filter(cls: F) -> F:
-    FILTERS[cls.name] = cls
-    return cls
-
-
-def register_score(cls: S) -> S:
-    SCORES[cls.name] = cls
-    return cls
-
-
-def register_queue_order(cls: Q) -> Q:
-    QUEUE_ORDERS[cls.name] = cls
-    return cls
-
-
-def load_builtin_plugins() -> None:
-    # Importing the plugin modules registers them.
-    from suanli.scheduler.plugins import filters, queue_order, scores  # noqa: F401
 
 
 class Profile(BaseModel):
@@ -81,7 +50,10 @@ class Profile(BaseModel):
         return scores
 
     def check_names(self) -> None:
-        load_builtin_plugins()
+        # Imported here, not at the top: settings and the CLI import this module, and the plugins
+        # bring numpy, which commands that never schedule should not load.
+        from suanli.scheduler.plugins.table import FILTERS, QUEUE_ORDERS, SCORES
+
         if self.queue_order not in QUEUE_ORDERS:
             raise InvalidSpec(_unknown("queue order", self.queue_order, QUEUE_ORDERS), field="queue_order")
         for name in self.filters:

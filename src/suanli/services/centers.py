@@ -5,18 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from suanli.domain.accelerators import AcceleratorCatalog
-from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
+from suanli.domain.centers import AgentPresence, Center, CenterSpec, CenterState, Pool
 from suanli.domain.errors import InvalidSpec
 from suanli.services.clock import Clock
 from suanli.services.ports import Store
 
 
 class CenterService:
-    def __init__(self, store: Store, catalog: AcceleratorCatalog, clock: Clock, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: AcceleratorCatalog,
+        clock: Clock,
+        on_change: Callable[[], None],
+        offline_after_s: float = 30.0,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
         self.on_change = on_change
+        self.offline_after_s = offline_after_s  # the agents' silence after which a center goes OFFLINE
+
+    def presence(self, center: Center) -> AgentPresence:
+        """Whether the center's agent is connected, silent lately, or never connected."""
+        return center.agent_presence(self.clock.now(), self.offline_after_s)
 
     def _canonical_pools(self, pools: Sequence[Pool]) -> tuple[Pool, ...]:
         resolved = []

@@ -24,8 +24,10 @@ class JobService:
         clock: Clock,
         on_change: Callable[[], None],
         on_release: Callable[[], None] | None = None,
+        why_unfit: Callable[[JobSpec], str] | None = None,
     ) -> None:
         self.store = store
+        self._why_unfit = why_unfit  # why no registered pool could ever run a spec ("" if one could)
         self.catalog = catalog
         self.clock = clock
         self.on_change = on_change  # something for the scheduler to look at
@@ -38,14 +40,16 @@ class JobService:
         *,
         tenant_id: str = DEFAULT_TENANT,
         idempotency_keys: Sequence[str | None] | None = None,
+        refuse_unfit: bool = False,
     ) -> list[Job]:
-        """Validates every spec first, then stores all of them or none."""
+        """Validates every spec first, then stores all of them or none. With ``refuse_unfit`` a
+        job that no registered pool could ever run is refused, with the reason."""
         keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(specs)
         if len(keys) != len(specs):
             raise InvalidSpec("give one idempotency key per job, or none")
         many = len(specs) > 1
         new_jobs = [
-            self._prepare(spec, tenant_id, key, f"jobs[{i}]." if many else "")
+            self._prepare(spec, tenant_id, key, f"jobs[{i}]." if many else "", refuse_unfit)
             for i, (spec, key) in enumerate(zip(specs, keys, strict=True))
         ]
         jobs = self.store.add_jobs(new_jobs, self.clock.now())
@@ -57,19 +61,34 @@ class JobService:
         return self.submit_one_later(spec, tenant_id=tenant_id, idempotency_key=idempotency_key).result()
 
     def submit_one_later(
-        self, spec: JobSpec, *, tenant_id: str = DEFAULT_TENANT, idempotency_key: str | None = None
+        self,
+        spec: JobSpec,
+        *,
+        tenant_id: str = DEFAULT_TENANT,
+        idempotency_key: str | None = None,
+        refuse_unfit: bool = False,
     ) -> Future[Job]:
         """``submit_one`` for callers that must not block (an event loop): validation errors are
         raised at once; the future holds the stored job, or the error storing it raised."""
-        stored = self._group.enqueue(self._prepare(spec, tenant_id, idempotency_key, ""))
+        stored = self._group.enqueue(self._prepare(spec, tenant_id, idempotency_key, "", refuse_unfit))
         stored.add_done_callback(lambda done: done.exception() is None and self.on_change())
         return stored
 
-    def _prepare(self, spec: JobSpec, tenant_id: str, key: str | None, where: str) -> NewJob:
+    def why_unfit(self, spec: JobSpec) -> str:
+        """Why no registered pool could ever run this (canonical) spec; "" when one could."""
+        return self._why_unfit(spec) if self._why_unfit is not None else ""
+
+    def _prepare(self, spec: JobSpec, tenant_id: str, key: str | None, where: str, refuse_unfit: bool) -> NewJob:
         try:
             canonical = spec.canonical(self.catalog)
         except InvalidSpec as error:
             raise InvalidSpec(error.message, field=f"{where}{error.field}" if error.field else None) from None
+        if refuse_unfit and (reason := self.why_unfit(canonical)):
+            raise InvalidSpec(
+                f"no registered pool could ever run this job: {reason}. To queue it anyway for a center "
+                "that will join later, submit with if_unfit=queue (suanli submit --allow-unfit)",
+                field=f"{where}resources",
+            )
         return NewJob(tenant_id, canonical, key)
 
     def get(self, job_id: int, tenant_id: str | None = None) -> Job:

@@ -133,6 +133,9 @@ class Store(Protocol):
 
     def count_jobs_by_status(self, tenant_id: str | None = None) -> dict[JobStatus, int]: ...
 
+    def oldest_pending_since(self) -> datetime | None:
+        """When the longest-waiting PENDING job was submitted."""
+
     # scheduling -------------------------------------------------------------------------------
     def pending_jobs(self, known: frozenset[int] = frozenset()) -> list[PendingJob]:
         """All PENDING jobs; specs are loaded only for ids not in ``known`` (the caller caches them)."""

@@ -97,7 +97,7 @@ class SchedulingService:
             cached = self._requests.get(job.id)
             if cached is None:
                 assert job.spec is not None, "the store loads specs the cache lacks"
-                built = _request(job.id, job.spec, job.tenant_id)
+                built = build_request(job.id, job.spec, job.tenant_id)
                 if isinstance(built, str):  # a poison job fails alone; it never stops the cycle
                     unbuildable[job.id] = built
                     continue
@@ -170,7 +170,7 @@ class SchedulingService:
     def explain(self, job: Job) -> list[str]:
         """Why a job is where it is. A waiting job is tried afresh against current capacity."""
         if job.status is JobStatus.PENDING:
-            request = _request(job.id, job.spec, job.tenant_id)
+            request = build_request(job.id, job.spec, job.tenant_id)
             if isinstance(request, str):
                 return [f"the scheduler cannot consider this job: {request}"]
             decision = self.scheduler.run_cycle(self.snapshot(), [request], self.clock.now().timestamp()).decisions[0]
@@ -193,7 +193,7 @@ class SchedulingService:
         return lines
 
 
-def _request(job_id: int, spec: JobSpec, tenant_id: str) -> SchedulingRequest | str:
+def build_request(job_id: int, spec: JobSpec, tenant_id: str) -> SchedulingRequest | str:
     """The job's scheduling request, or why it cannot be built (a spec stored under older limits)."""
     if isinstance(spec, UncheckedJobSpec):
         return spec.problem

@@ -16,8 +16,8 @@ from typing import Any
 
 from suanli.domain.accelerators import CPU
 from suanli.simulation.fleet import Fleet
+from suanli.simulation.formatting import finite, metrics_of
 from suanli.simulation.metrics import Summary
-from suanli.simulation.report import finite, metrics_of
 
 # About the simulator's own work, not the fleet: left out of the side-by-side rows.
 SIMULATOR_METRICS = frozenset({"cycles", "decision_s", "wall_s"})

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from suanli.agent.backends.local.executor import LocalExecutor
 from suanli.agent.executor import AttemptKey, AttemptStatus, Executor
-from suanli.agent.local import LocalExecutor
 
 MakeExecutor = Callable[..., LocalExecutor]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from suanli.agent.backends.local.executor import LocalExecutor
+from suanli.agent.backends.local.state import AttemptRecord, StateFolder
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, Recovering
-from suanli.agent.local import LocalExecutor
-from suanli.agent.local_state import AttemptRecord, StateFolder
 from tests.integration.agent.conftest import MakeExecutor, is_dead, status_of, wait_dead, wait_final, wait_for_file
 
 OWNER, OTHER = "center-a", "center-b"
@@ -27,7 +27,7 @@ AGENT = """
 import json, sys, time
 from pathlib import Path
 from suanli.agent.executor import AttemptKey, AttemptSpec
-from suanli.agent.local import LocalExecutor
+from suanli.agent.backends.local.executor import LocalExecutor
 root, specs = Path(sys.argv[1]), json.loads(sys.argv[2])
 executor = LocalExecutor(root, declared="A100-80G:4", stop_grace_s=1.0)
 for s in specs:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from suanli.adapters.storage.engine import make_engine
+from suanli.agent.backends.local.executor import LocalExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState
-from suanli.agent.local import LocalExecutor
 from suanli.settings import private_home
 from tests.integration.agent.conftest import wait_final
 

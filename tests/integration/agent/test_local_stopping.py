@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from suanli.agent.backends.local.executor import LocalExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState
-from suanli.agent.local import LocalExecutor
 from tests.integration.agent.conftest import MakeExecutor, is_dead, status_of, wait_dead, wait_final, wait_for_file
 
 # A process tree: the job starts a child, which starts a grandchild. Each descendant ignores
@@ -57,9 +57,10 @@ def test_cancel_kills_the_whole_tree_and_reports_cancelled(
 ) -> None:
     executor, key, pids = start_tree(make_executor, tmp_path, job_ignores_term)
 
-    began = time.monotonic()
     executor.cancel(key, grace_s=0.5)
-    assert time.monotonic() - began < 0.2  # the grace period is not spent in the caller
+    # The grace period, which ends in SIGKILL, is not spent in the caller: when cancel returns,
+    # the descendants that ignore SIGTERM still run.
+    assert not any(is_dead(pid) for pid in pids[1:])
 
     status = wait_final(executor, key)
     assert status.state is AttemptState.CANCELLED and status.message == "cancelled"

@@ -10,9 +10,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from suanli.adapters.api.routes.agent import MAX_WAIT_S
 from suanli.composition import Container
 from tests.integration.agent_api.conftest import AGENT, Agent, attempts, job, register, submit
 from tests.integration.api.conftest import API, pool, problem
+from tests.waiting import finishes
+
+# Long polls here wait as long as a poll may: one that answers within a third of that was woken by
+# what it waited for, not by its timeout. The third is a guard against hanging, never a timer
+# (how fast an agent gets its work is measured in benchmarks/bench_agent_latency.py).
+GUARD_S = MAX_WAIT_S / 3
 
 
 @pytest.fixture
@@ -58,15 +65,13 @@ def test_a_placed_job_reaches_a_waiting_long_poll_at_once_and_only_once(
     api: TestClient, container: Container, agent: Agent
 ) -> None:
     answers: list[httpx.Response] = []
-    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=10)))
-    started = time.monotonic()
+    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=MAX_WAIT_S)))
     waiting.start()
     time.sleep(0.2)  # the poll is waiting now
     job_id = submit(api, env={"SEED": "1"}, time_limit="1h", max_retries=1)
     container.loop.run_once()
-    waiting.join(10)
-    assert answers, "the long poll did not answer"
-    assert time.monotonic() - started < 5, "the poll waited for its timeout instead of the placement"
+    waiting.join(GUARD_S)
+    assert answers, "the long poll did not answer: it waits for its timeout instead of the placement"
     body = answers[0].json()
     assert body["cancel"] == [] and body["protocol"] == 1
     (assignment,) = body["assignments"]
@@ -88,11 +93,10 @@ def test_a_placed_job_reaches_a_waiting_long_poll_at_once_and_only_once(
     assert attempts(api, job_id)[0]["state"] == "ASSIGNED"
 
 
-def test_an_empty_poll_waits_about_as_long_as_asked(api: TestClient, agent: Agent) -> None:
-    started = time.monotonic()
+def test_an_empty_poll_answers_empty_when_its_wait_ends(api: TestClient, agent: Agent) -> None:
+    # That a poll waits for work is shown above (it answers with a job placed while it waited).
     assert agent.poll(wait=0.5).json() == {"protocol": 1, "assignments": [], "cancel": []}
-    assert time.monotonic() - started >= 0.45
-    problem(agent.poll(wait=61), 422)
+    problem(agent.poll(wait=MAX_WAIT_S + 1), 422)
 
 
 def test_running_then_succeeded_moves_the_job_and_the_attempt(
@@ -172,14 +176,13 @@ def test_cancelling_a_running_job_tells_its_center_to_kill_it(
     running = [{"job_id": job_id, "attempt": 1}]
     assert agent.heartbeat(running).json()["kill"] == []
     answers: list[httpx.Response] = []
-    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=10)))
-    started = time.monotonic()
+    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=MAX_WAIT_S)))
     waiting.start()
     time.sleep(0.2)
     assert api.post(f"{API}/jobs/{job_id}/cancel").json()["status"] == "CANCELLED"
-    waiting.join(10)
-    assert answers and answers[0].json()["cancel"] == running
-    assert time.monotonic() - started < 5
+    waiting.join(GUARD_S)
+    assert answers, "the long poll did not answer: it waits for its timeout instead of the cancel"
+    assert answers[0].json()["cancel"] == running
     assert agent.heartbeat(running).json()["kill"] == running
     assert agent.report(job_id, 1, "CANCELLED", exit_code=-15).status_code == 200
     assert agent.heartbeat([]).json()["kill"] == []
@@ -192,15 +195,14 @@ def test_work_placed_by_another_process_is_found_by_the_periodic_recheck(
 ) -> None:
     container.scheduling.on_placed = None  # as if the leader ran in another process: no in-process signal
     answers: list[httpx.Response] = []
-    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=10)))
-    started = time.monotonic()
+    waiting = threading.Thread(target=lambda: answers.append(agent.poll(wait=MAX_WAIT_S)))
     waiting.start()
     time.sleep(0.2)
     job_id = submit(api)
     container.loop.run_once()
-    waiting.join(10)
-    assert answers and [a["job_id"] for a in answers[0].json()["assignments"]] == [job_id]
-    assert time.monotonic() - started < 5
+    waiting.join(GUARD_S)
+    assert answers, "the long poll did not answer: its periodic recheck did not find the placement"
+    assert [a["job_id"] for a in answers[0].json()["assignments"]] == [job_id]
 
 
 def test_with_the_scheduler_loop_running_an_idle_center_gets_a_submission(
@@ -208,7 +210,5 @@ def test_with_the_scheduler_loop_running_an_idle_center_gets_a_submission(
 ) -> None:
     container.loop.start()
     job_id = submit(api)
-    started = time.monotonic()
-    delivered = agent.poll(wait=10).json()["assignments"]
-    assert [a["job_id"] for a in delivered] == [job_id]
-    assert time.monotonic() - started < 5
+    answer = finishes(lambda: agent.poll(wait=MAX_WAIT_S), "a long poll with a job to deliver", GUARD_S)
+    assert [a["job_id"] for a in answer.json()["assignments"]] == [job_id]

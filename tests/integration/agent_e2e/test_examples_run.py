@@ -63,7 +63,7 @@ def submit_example(cluster: Cluster, stem: str) -> JobOut:
     """The example file as is, with `suanli submit` run in the repository root, as a user types it."""
     submitted = cli(cluster, "submit", f"examples/{stem}.yaml", "-o", "json")
     assert submitted.returncode == 0, submitted.stderr
-    (job,) = json.loads(submitted.stdout)
+    (job,) = json.loads(submitted.stdout)["items"]
     assert job["spec"]["workdir"] == str(REPO)
     return JobOut.model_validate(job)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from suanli.client import JobOut, SuanliClient
-from tests.servers import free_port
+from tests.servers import free_port, start_server
 
 
 @dataclass
@@ -30,16 +31,25 @@ class Up:
         return self.log.read_text()
 
 
+def up_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["SUANLI_SCHEDULER_INTERVAL_S"] = "0.1"
+    return env
+
+
+SUANLI = [sys.executable, "-m", "suanli.adapters.cli.main"]
+UP = [*SUANLI, "up"]
+
+
 @contextlib.contextmanager
 def suanli_up(tmp_path: Path, *options: str) -> Iterator[Up]:
     """A real `suanli up` process, started and answering; killed (with its jobs) at the end."""
     port = free_port()
     home = tmp_path / "home"
     log = tmp_path / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["SUANLI_SCHEDULER_INTERVAL_S"] = "0.1"
-    command = [sys.executable, "-m", "suanli.adapters.cli.main", "up", "--port", str(port), "--home", str(home)]
+    env = up_environment()
+    command = [*UP, "--port", str(port), "--home", str(home)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             [*command, *options], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -71,6 +81,8 @@ def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Pa
     with suanli_up(tmp_path, "--accelerators", "A100-80G:1") as up:
         assert httpx.get(f"{up.url}/api/v1/health", timeout=5).status_code == 200
         assert "declared" in up.output() and "submit FILE.yaml" in up.output()
+        # "serving on" is said once the server listens, before the agent's first hello.
+        assert up.output().startswith(f"Suanli serving on {up.url} (API docs"), up.output()
 
         # The only pool here is the declared A100 one, so the job asks for one of it.
         with SuanliClient(up.url, timeout=30) as client:
@@ -98,7 +110,8 @@ def test_up_demo_spreads_sample_jobs_over_simulated_centers_marked_as_such(tmp_p
     with suanli_up(tmp_path, "--demo") as up, SuanliClient(up.url, timeout=30) as client:
         deadline = time.monotonic() + 30
         while "sample jobs submitted" not in up.output():
-            assert time.monotonic() < deadline, up.output()
+            if time.monotonic() > deadline:  # a guard against hanging, not a measurement
+                pytest.fail(up.output())
             time.sleep(0.05)
         centers = {center.name: center for center in client.list_centers()}
         simulated = {name for name, center in centers.items() if center.backend == "simulated"}
@@ -116,7 +129,8 @@ def test_up_demo_spreads_sample_jobs_over_simulated_centers_marked_as_such(tmp_p
         placed: dict[str, str] = {}
         deadline = time.monotonic() + 30
         while len(placed) < len(jobs) - 1:
-            assert time.monotonic() < deadline, f"placed only {placed}:\n{up.output()}"
+            if time.monotonic() > deadline:  # a guard against hanging, not a measurement
+                pytest.fail(f"placed only {placed}:\n{up.output()}")
             for job in client.iter_jobs():
                 if job.placement is not None and job.name != "hello-from-this-machine":
                     placed[job.name] = job.placement.center
@@ -129,3 +143,63 @@ def test_up_demo_spreads_sample_jobs_over_simulated_centers_marked_as_such(tmp_p
         edge = wait_final(client, jobs["traffic-camera-inference"].id, 40, up)
         assert edge.status == "SUCCEEDED"
         assert "this center is simulated" in client.read_logs(edge.id).data.decode()
+
+
+def test_up_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    env = up_environment()
+    env["SUANLI_HOME"] = str(tmp_path / "home")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ended = subprocess.run([*UP, "--port", str(port)], env=env, capture_output=True, text=True, timeout=60)
+    assert ended.returncode == 1, ended
+    assert ended.stderr == f"error: port {port} on 127.0.0.1 is in use; pass --port or stop the other process\n"
+    assert ended.stdout == ""
+
+
+def test_up_demo_on_a_home_with_other_centers_offers_a_fresh_home_and_reset_empties_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    server = start_server(home)
+    try:
+        SuanliClient(server.url).add_center(
+            {"name": "real-site", "owner": "a lab", "kind": "ai", "region": "here", "pools": []}
+        )
+        # While a server runs on the home, reset refuses and deletes nothing.
+        running = subprocess.run(
+            [*SUANLI, "reset", "--home", str(home), "--yes"],
+            env=up_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert running.returncode == 1 and "a Suanli server runs on the home" in running.stderr
+        assert (home / "suanli.db").exists()
+    finally:
+        server.stop()
+    (home / "config.yaml").write_text("scheduler_interval_s: 0.5\n")
+
+    refused = subprocess.run(
+        [*UP, "--demo", "--home", str(home), "--port", str(free_port())],
+        env=up_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused
+    assert "already has other centers (real-site)" in refused.stderr
+    assert "suanli up --demo --home /tmp/suanli-demo" in refused.stderr and "suanli reset" in refused.stderr
+    assert "Traceback" not in refused.stderr and "serving on" not in refused.stdout
+
+    emptied = subprocess.run(
+        [*SUANLI, "reset", "--home", str(home), "--yes"],
+        env=up_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert emptied.returncode == 0, emptied
+    assert not (home / "suanli.db").exists() and (home / "config.yaml").exists()
+    with suanli_up(tmp_path, "--demo") as demo:  # the same home, empty now: the demo starts
+        centers = {c.name for c in SuanliClient(demo.url).list_centers()}
+    assert "real-site" not in centers and "local" in centers

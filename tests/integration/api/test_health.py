@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app, create_app_from_settings
-from suanli.composition import Container
+from suanli.adapters.api import create_app
+from suanli.composition import Container, create_app_from_settings
 from suanli.settings import Settings
 from tests.integration.api.conftest import API, center, job
+from tests.waiting import wait_until
 
 
 def test_health_names_the_database_and_the_scheduler(api: TestClient, container: Container) -> None:
@@ -67,10 +66,11 @@ def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Contain
     with TestClient(create_app(container)) as client:
         client.post(f"{API}/centers", json=center())
         submitted = client.post(f"{API}/jobs", json=job()).json()
-        deadline = time.monotonic() + 10
-        while client.get(f"{API}/jobs/{submitted['id']}").json()["status"] == "PENDING":
-            assert time.monotonic() < deadline, "the scheduler loop never placed the job"
-            time.sleep(0.02)
+        wait_until(
+            lambda: client.get(f"{API}/jobs/{submitted['id']}").json()["status"] != "PENDING",
+            "the scheduler loop never placed the job",
+            interval_s=0.02,
+        )
         health = client.get(f"{API}/health").json()
         assert health["scheduler"]["leader"] is True
         assert health["scheduler"]["cycles"] >= 1

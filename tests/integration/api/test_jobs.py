@@ -22,7 +22,14 @@ def test_submit_returns_the_job(api: TestClient) -> None:
     assert body["attempts"] == 0 and body["placement"] is None
     assert [a["model"] for a in body["spec"]["resources"]["accelerators"]] == ["A100-80G", "Ascend910B"]
     assert body["submitted_at"] and body["updated_at"]
-    assert api.get(f"{API}/jobs/{body['id']}").json() == body
+    # No center is registered: the job is queued (the API's default), with a warning that says why
+    # it cannot run yet; shown later, the same words are why it waits.
+    assert body["warning"] == "no center is registered yet" and body["waiting_reason"] == ""
+    shown = api.get(f"{API}/jobs/{body['id']}").json()
+    assert shown["waiting_reason"] == body["warning"] and shown["warning"] == ""
+    assert {k: v for k, v in shown.items() if k not in ("warning", "waiting_reason")} == {
+        k: v for k, v in body.items() if k not in ("warning", "waiting_reason")
+    }
 
 
 def test_an_unknown_accelerator_names_the_field_and_stores_nothing(api: TestClient, container: Container) -> None:

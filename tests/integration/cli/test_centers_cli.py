@@ -14,11 +14,14 @@ def test_add_list_show_from_a_file(cli, tmp_path: Path) -> None:  # type: ignore
 
     listed = cli("center", "list", "-o", "json")
     assert listed.exit_code == 0
-    names = {c["name"]: c for c in listed.json()}
+    names = {c["name"]: c for c in listed.json()["items"]}
     assert names["cli-file"]["total_accelerators"] == 16
 
     table = cli("center", "list")
-    assert "cli-file" in table.stdout and "ONLINE" in table.stdout
+    # No agent has connected yet: the center is not called ONLINE, and its agent column says so.
+    assert "cli-file" in table.stdout and "NO_AGENT" in table.stdout and "never" in table.stdout
+    assert names["cli-file"]["state"] == "ONLINE" and names["cli-file"]["condition"] == "NO_AGENT"
+    assert names["cli-file"]["agent"] == "never" and names["cli-file"]["agent_last_seen"] is None
 
     shown = cli("-o", "json", "center", "show", "cli-file")
     assert shown.json()["pools"][0]["accelerator"] == "A100-80G"

@@ -43,7 +43,7 @@ def _placed(cli, job_id: int) -> dict:  # type: ignore[no-untyped-def]
 def test_example_jobs_land_where_the_tour_says(fleet, cli, stem: str) -> None:  # type: ignore[no-untyped-def]
     submitted = cli("submit", str(EXAMPLES / f"{stem}.yaml"), "-o", "json")
     assert submitted.exit_code == 0, submitted.stderr
-    (job,) = submitted.json()
+    (job,) = submitted.json()["items"]
     placed = _placed(cli, job["id"])
     assert placed["status"] == "SCHEDULED", cli("job", "explain", str(job["id"])).stdout
     placement = placed["placement"]
@@ -56,9 +56,9 @@ def test_example_jobs_land_where_the_tour_says(fleet, cli, stem: str) -> None:  
 def test_the_many_jobs_example_submits_every_job(fleet, cli) -> None:  # type: ignore[no-untyped-def]
     submitted = cli("submit", str(EXAMPLES / "many-jobs.yaml"), "-o", "json")
     assert submitted.exit_code == 0, submitted.stderr
-    names = [j["name"] for j in submitted.json()]
+    names = [j["name"] for j in submitted.json()["items"]]
     assert len(names) >= 2 and len(set(names)) == len(names)
-    listed = cli("jobs", "--all", "--limit", "2", "-o", "json").json()["jobs"]
+    listed = cli("jobs", "--all", "--limit", "2", "-o", "json").json()["items"]
     assert set(names) <= {j["name"] for j in listed}
 
 

@@ -33,7 +33,7 @@ def test_submit_list_show_explain_cancel(cli, tmp_path: Path) -> None:  # type: 
     cli("center", "add", str(write(tmp_path / "c.yaml", center_yaml("cli-jobs-site", nodes=1))))
     submitted = cli("submit", str(write(tmp_path / "jobs.yaml", JOBS.format(prefix="flow"))), "-o", "json")
     assert submitted.exit_code == 0, submitted.stderr
-    jobs = submitted.json()
+    jobs = submitted.json()["items"]
     assert [j["name"] for j in jobs] == ["flow-train", "flow-eval"]
     train, evaluate = jobs[0]["id"], jobs[1]["id"]
 
@@ -41,8 +41,8 @@ def test_submit_list_show_explain_cancel(cli, tmp_path: Path) -> None:  # type: 
     assert job["status"] == "SCHEDULED" and job["placement"]["center"] == "cli-jobs-site"
 
     listed = cli("jobs", "--name", "flow-", "-o", "json").json()
-    assert [j["id"] for j in listed["jobs"]] == [evaluate, train] and listed["next_cursor"] is None
-    assert [j["name"] for j in cli("jobs", "--label", "team=cv", "--name", "flow", "-o", "json").json()["jobs"]] == [
+    assert [j["id"] for j in listed["items"]] == [evaluate, train] and listed["next_cursor"] is None
+    assert [j["name"] for j in cli("jobs", "--label", "team=cv", "--name", "flow", "-o", "json").json()["items"]] == [
         "flow-train"
     ]
     table = cli("jobs", "--name", "flow-")
@@ -65,15 +65,15 @@ def test_submit_list_show_explain_cancel(cli, tmp_path: Path) -> None:  # type: 
 
 def test_paging_and_all(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     docs = "\n---\n".join(f"name: page-{i}\ncommand: echo {i}\n" for i in range(7))
-    submitted = cli("submit", str(write(tmp_path / "many.yaml", docs)), "-o", "json").json()
+    submitted = cli("submit", str(write(tmp_path / "many.yaml", docs)), "--allow-unfit", "-o", "json").json()["items"]
     ids = sorted((j["id"] for j in submitted), reverse=True)
 
     first = cli("jobs", "--name", "page-", "--limit", "3", "-o", "json").json()
-    assert [j["id"] for j in first["jobs"]] == ids[:3] and first["next_cursor"]
+    assert [j["id"] for j in first["items"]] == ids[:3] and first["next_cursor"]
     second = cli("jobs", "--name", "page-", "--limit", "3", "--cursor", first["next_cursor"], "-o", "json").json()
-    assert [j["id"] for j in second["jobs"]] == ids[3:6]
+    assert [j["id"] for j in second["items"]] == ids[3:6]
     every = cli("jobs", "--name", "page-", "--limit", "2", "--all", "-o", "json").json()
-    assert [j["id"] for j in every["jobs"]] == ids
+    assert [j["id"] for j in every["items"]] == ids
     hint = cli("jobs", "--name", "page-", "--limit", "3")
     assert "--cursor" in hint.stderr
     assert_clean_error(cli("jobs", "--status", "DONE"), 2)

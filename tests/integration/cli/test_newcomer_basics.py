@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -77,7 +78,47 @@ def test_the_agent_finds_the_server_as_every_command_does(server: Server, tmp_pa
 def test_logs_of_a_job_that_has_not_started_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     spec = tmp_path / "waits.yaml"
     spec.write_text("name: waits\ncommand: [python, -V]\nconstraints: {centers: [nowhere-yet]}\n")
-    [job] = cli("submit", str(spec), "-o", "json").json()
+    [job] = cli("submit", str(spec), "--allow-unfit", "-o", "json").json()["items"]
     shown = cli("logs", str(job["id"]))
     assert shown.exit_code == 0 and shown.stdout == ""
     assert f"job {job['id']} has not started (PENDING" in shown.stderr and "-f waits for it" in shown.stderr
+
+
+@pytest.mark.parametrize(("words", "expected"), [("suanli ce", "center"), ("suanli center d", "drain")])
+def test_shell_completion_completes_commands(words: str, expected: str) -> None:
+    """What `suanli --install-completion` installs asks the command itself for completions."""
+    suanli_command = Path(sys.executable).with_name("suanli")  # the console script pip installed
+    script = subprocess.run([suanli_command, "--show-completion", "bash"], capture_output=True, text=True, check=True)
+    assert "_SUANLI_COMPLETE=complete_bash" in script.stdout
+    cword = str(len(words.split()) - 1)
+    env = os.environ | {"_SUANLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
+    offered = subprocess.run([suanli_command], env=env, capture_output=True, text=True, check=True)
+    assert expected in offered.stdout.split()
+
+
+def test_server_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "suanli.adapters.cli.main", "server", "--port", str(port)],
+            env=os.environ | {"SUANLI_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1 and done.stdout == ""  # no "serving on": it never served
+    assert done.stderr == f"error: port {port} on 127.0.0.1 is in use; pass --port or stop the other process\n"
+
+
+def test_the_servers_socket_reads_as_tcp_so_answers_are_not_held_back() -> None:
+    """asyncio turns Nagle's algorithm off only on sockets whose protocol reads as TCP; without it
+    every answer waits for the client's delayed ACK (23 instead of 800 jobs/s in bench_api)."""
+    from suanli.adapters.cli.serving import listen
+
+    listener = listen("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()

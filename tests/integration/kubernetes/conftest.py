@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from suanli.agent.kubernetes import KubernetesExecutor
+    from suanli.agent.backends.kubernetes.executor import KubernetesExecutor
     from tests.integration.kubernetes.emulator import EmulatedApiServer
 
 _namespaces = itertools.count(1)
@@ -56,7 +56,7 @@ def namespace() -> str:
 
 @pytest.fixture
 def executor(kubeconfig: Path, namespace: str) -> Iterator[KubernetesExecutor]:
-    from suanli.agent.kubernetes import KubernetesExecutor
+    from suanli.agent.backends.kubernetes.executor import KubernetesExecutor
 
     made = KubernetesExecutor(
         kubeconfig=str(kubeconfig),

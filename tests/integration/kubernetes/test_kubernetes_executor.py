@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from suanli.agent.backends.kubernetes.executor import KubernetesExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, ExecutorRefused
-from suanli.agent.kubernetes import KubernetesExecutor
 from tests.integration.kubernetes.conftest import require_emulator
 
 require_emulator()

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from suanli.agent.backends.kubernetes.objects import job_name, job_state, label_value, pod_exit_code, tenant_namespace
+from suanli.agent.backends.kubernetes.pools import model_of_product, quantity
 from suanli.agent.executor import AttemptKey, AttemptState
-from suanli.agent.kubernetes_objects import job_name, job_state, label_value, pod_exit_code, tenant_namespace
-from suanli.agent.kubernetes_pools import model_of_product, quantity
 from suanli.domain.accelerators import AcceleratorCatalog
 
 
@@ -96,5 +96,5 @@ def test_gpu_product_labels(product: str, model: str) -> None:
 
 
 def test_importing_suanli_does_not_import_kubernetes() -> None:
-    code = "import sys, suanli, suanli.agent.kubernetes; assert 'kubernetes' not in sys.modules, 'imported'"
+    code = "import sys, suanli.agent.backends.kubernetes.executor; assert 'kubernetes' not in sys.modules, 'imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

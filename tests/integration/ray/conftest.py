@@ -20,7 +20,7 @@ def make_executor() -> Iterator[Callable[..., Any]]:
     reason = lab_unavailable()
     if reason:
         pytest.skip(reason)
-    from suanli.agent.ray_executor import RayExecutor
+    from suanli.agent.backends.ray.executor import RayExecutor
 
     made: list[RayExecutor] = []
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from suanli.agent.backends.ray.cluster import ResourceMap, cluster_pools, parse_nodes
+from suanli.agent.backends.ray.entrypoint import command_line, gang_entrypoint
 from suanli.agent.executor import ExecutorRefused
-from suanli.agent.ray_cluster import ResourceMap, cluster_pools, parse_nodes
-from suanli.agent.ray_entrypoint import command_line, gang_entrypoint
 from suanli.domain.accelerators import AcceleratorCatalog
 
 HOSTILE = ["'; touch {m}; '", '"; touch {m}; "', "$(touch {m})", "`touch {m}`", "a;touch {m}", "x\n;touch {m}", "算力"]

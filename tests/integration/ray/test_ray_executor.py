@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from suanli.agent.backends.ray.jobs import RayUnavailable
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, AttemptStatus, ExecutorRefused
-from suanli.agent.ray_jobs import RayUnavailable
 from tests.conformance.harness import logs_of, wait_state
+from tests.waiting import finishes
 
 FINISH_S = 90.0
 
@@ -84,7 +85,8 @@ def test_a_job_ray_cannot_place_now_fails_after_the_pending_timeout(
     sid = executor.submission_id(waiting.key)
     deadline = time.monotonic() + 20
     while (info := executor.client().get_job_info(sid)).status.value not in ("STOPPED", "FAILED", "SUCCEEDED"):
-        assert time.monotonic() < deadline, f"Ray still says {info.status} for the stopped job"
+        if time.monotonic() > deadline:  # a guard against hanging, not a measurement
+            pytest.fail(f"Ray still says {info.status} for the stopped job")
         time.sleep(0.5)
     assert info.status.value != "SUCCEEDED"
     assert "should not run" not in executor.client().get_job_logs(sid)
@@ -192,14 +194,16 @@ def test_a_ray_head_that_never_answers_does_not_hang_the_agent(make_executor: Ca
         silent.listen(8)
         port = silent.getsockname()[1]
         executor = make_executor(address=f"http://127.0.0.1:{port}", request_timeout_s=1.0)
-        began = time.monotonic()
-        with pytest.raises(RayUnavailable, match="does not answer"):
-            executor.pools()
-        with pytest.raises(ExecutorRefused, match="does not answer"):
-            executor.start(_spec("print(1)"))
-        assert executor.poll() == []
-        assert "does not answer" in (executor.healthy() or "")
-        assert time.monotonic() - began < 15
+
+        def ask() -> None:
+            with pytest.raises(RayUnavailable, match="does not answer"):
+                executor.pools()
+            with pytest.raises(ExecutorRefused, match="does not answer"):
+                executor.start(_spec("print(1)"))
+            assert executor.poll() == []
+            assert "does not answer" in (executor.healthy() or "")
+
+        finishes(ask, "asking a Ray head that never answers")
 
 
 def test_head_stopped_then_back_unhealthy_then_recovers(
@@ -213,13 +217,15 @@ def test_head_stopped_then_back_unhealthy_then_recovers(
     wait_state(executor, long.key, FINISH_S, final=False, state=AttemptState.RUNNING)
 
     private_lab("down")
-    began = time.monotonic()
-    statuses = executor.poll()
-    assert [(s.key, s.state) for s in statuses] == [(long.key, AttemptState.RUNNING)]  # kept
-    assert "does not answer" in (executor.healthy() or "")
-    with pytest.raises(ExecutorRefused, match="does not answer"):
-        executor.start(_spec("print(1)"))
-    assert time.monotonic() - began < 30  # nothing hangs
+
+    def ask() -> None:
+        statuses = executor.poll()
+        assert [(s.key, s.state) for s in statuses] == [(long.key, AttemptState.RUNNING)]  # kept
+        assert "does not answer" in (executor.healthy() or "")
+        with pytest.raises(ExecutorRefused, match="does not answer"):
+            executor.start(_spec("print(1)"))
+
+    finishes(ask, "asking a stopped Ray head")
 
     private_lab("up")
     assert executor.healthy() is None
@@ -260,7 +266,7 @@ def private_lab() -> Any:
 
 
 def test_a_forgotten_job_leaves_rays_table_later_and_for_good(make_executor: Callable[..., Any]) -> None:
-    from suanli.agent.ray_executor import DELETE_AFTER_S
+    from suanli.agent.backends.ray.executor import DELETE_AFTER_S
 
     ahead = [0.0]
     executor = make_executor(clock=lambda: time.monotonic() + ahead[0])
@@ -289,14 +295,16 @@ def test_cancelling_a_gang_stops_every_rank(make_executor: Callable[..., Any], t
     executor.start(job)
     deadline = time.monotonic() + FINISH_S
     while not all((tmp_path / f"pid{rank}").exists() for rank in range(2)):
-        assert time.monotonic() < deadline, "the ranks did not start"
+        if time.monotonic() > deadline:  # a guard against hanging, not a measurement
+            pytest.fail("the ranks did not start")
         time.sleep(0.2)
     pids = [int((tmp_path / f"pid{rank}").read_text()) for rank in range(2)]
     executor.cancel(job.key, grace_s=1.0)
     assert wait_state(executor, job.key, FINISH_S).state is AttemptState.CANCELLED
     deadline = time.monotonic() + 15
     while alive := [pid for pid in pids if _running(pid)]:
-        assert time.monotonic() < deadline, f"ranks still running after the cancel: {alive}"
+        if time.monotonic() > deadline:  # a guard against hanging, not a measurement
+            pytest.fail(f"ranks still running after the cancel: {alive}")
         time.sleep(0.2)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from suanli.agent.backends.slurm.executor import SlurmExecutor
 from suanli.agent.executor import AttemptKey, AttemptSpec, AttemptState, ExecutorRefused
-from suanli.agent.slurm import SlurmExecutor
 from tests.conformance.harness import logs_of, status_of, wait_state
 from tests.integration.slurm.conftest import CallCounter, slurm, wait_until
 

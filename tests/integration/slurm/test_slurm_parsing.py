@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from suanli.agent.backends.slurm.commands import (
+    exit_code_of,
+    is_transient,
+    map_state,
+    parse_gres,
+    parse_sinfo,
+    parse_squeue,
+)
+from suanli.agent.backends.slurm.pools import pools_from_sinfo
 from suanli.agent.executor import AttemptState
-from suanli.agent.slurm_cli import exit_code_of, is_transient, map_state, parse_gres, parse_sinfo, parse_squeue
-from suanli.agent.slurm_pools import pools_from_sinfo
 from suanli.domain.accelerators import AcceleratorCatalog
 
 SINFO = """\

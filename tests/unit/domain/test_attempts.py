@@ -45,6 +45,14 @@ def test_live_and_final_states() -> None:
 def test_outcome_messages() -> None:
     assert outcome_message(AttemptState.SUCCEEDED, 0, "") == "exit code 0"
     assert outcome_message(AttemptState.FAILED, 3, "NaN") == "exit code 3; NaN"
+    # An executor that says the code itself is not repeated ("exit code 3; exited with code 3").
+    assert outcome_message(AttemptState.FAILED, 3, "exited with code 3") == "exited with code 3"
+    assert (
+        outcome_message(AttemptState.FAILED, 3, "exited with code 1 on rank 2")
+        == "exit code 3; exited with code 1 on rank 2"
+    )
+    assert outcome_message(AttemptState.FAILED, 1, "exited with code 13") == "exit code 1; exited with code 13"
+    assert outcome_message(AttemptState.FAILED, None, "killed by signal 9") == "killed by signal 9"
     assert outcome_message(AttemptState.REFUSED, None, "disk full") == (
         "the center refused the assignment: disk full; waiting again"
     )

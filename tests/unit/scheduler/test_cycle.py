@@ -4,8 +4,9 @@ import pytest
 
 from suanli.domain.errors import InvalidSpec
 from suanli.scheduler.cycle import Scheduler
-from suanli.scheduler.framework import Candidate, CycleContext, FilterPlugin
-from suanli.scheduler.registry import Profile
+from suanli.scheduler.framework import FITS, Candidate, CycleContext, FilterPlugin, FilterStatus
+from suanli.scheduler.plugins.table import FILTERS, QUEUE_ORDERS, SCORES
+from suanli.scheduler.registry import PROFILES, Profile
 from suanli.scheduler.request import Shape
 from suanli.scheduler.snapshot import Snapshot
 from tests.builders import make_center, make_job, make_pool
@@ -66,15 +67,22 @@ def test_profiles_reject_unknown_plugins_with_the_list_of_known_ones() -> None:
     assert Profile.from_config({"queue_order": "fifo", "scores": {"price": 2}}).scores == {"price": 2}
 
 
+def test_the_plugin_table_lists_each_plugin_under_its_own_name() -> None:
+    for table in (FILTERS, SCORES, QUEUE_ORDERS):
+        assert {name: plugin.name for name, plugin in table.items()} == {name: name for name in table}
+    for profile in PROFILES.values():
+        profile.check_names()
+
+
 class _FailsOnThreeNodes(FilterPlugin):
     """A filter with a bug that only 3-node jobs meet."""
 
     name = "fails-on-three-nodes"
 
-    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> str | None:
+    def check_static(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> FilterStatus:
         if shape.nodes == 3:
             raise ZeroDivisionError("division by zero")
-        return None
+        return FITS
 
 
 @pytest.mark.parametrize("explain_waiting", [True, False])
@@ -90,3 +98,39 @@ def test_a_job_whose_decision_raises_gets_an_error_and_the_cycle_goes_on(explain
     assert [(d.job_id, d.error) for d in result.errors] == [(2, "ZeroDivisionError: division by zero")]
     assert result.waiting == []
     assert result.errors[0].explain() == ["the scheduler cannot consider this job: ZeroDivisionError: division by zero"]
+
+
+class _CannotReadTwoNodes(FilterPlugin):
+    """A filter that cannot decide for 2-node jobs: it answers ERROR (dynamic, on the hot path)."""
+
+    name = "cannot-read-two-nodes"
+    dynamic = True
+
+    def check(self, shape: Shape, candidate: Candidate, ctx: CycleContext) -> FilterStatus:
+        if shape.nodes == 2:
+            return FilterStatus.error("no topology for this pool")
+        if shape.nodes == 3:
+            return FilterStatus.unschedulable("three is a crowd")
+        return FITS
+
+
+@pytest.mark.parametrize("explain_waiting", [True, False])
+def test_a_filter_error_fails_only_its_job_and_unschedulable_makes_it_wait(explain_waiting: bool) -> None:
+    center = make_center("qd", make_pool(nodes=4))
+    scheduler = Scheduler("default")
+    error_filter = _CannotReadTwoNodes()
+    scheduler.dynamic_filters.insert(0, error_filter)
+    scheduler.reserved_filters.insert(0, error_filter)
+    jobs = [make_job(1).gpus("A100-80G:8"), make_job(2).gpus("A100-80G:8").nodes(2), make_job(3).gpus("A100-80G:8")]
+    jobs.append(make_job(4).gpus("A100-80G:8").nodes(3))
+    result = scheduler.run_cycle(
+        Snapshot.build([center], []), [j.build() for j in jobs], NOW, explain_waiting=explain_waiting
+    )
+    assert [d.job_id for d in result.placed] == [1, 3]
+    message = "the cannot-read-two-nodes filter failed: no topology for this pool"
+    assert [(d.job_id, d.error) for d in result.errors] == [(2, message)]
+    assert result.errors[0].explain() == [f"the scheduler cannot consider this job: {message}"]
+    if explain_waiting:
+        (waiting,) = result.waiting
+        assert waiting.job_id == 4
+        assert "qd/gpu: three is a crowd [cannot-read-two-nodes]" in waiting.explain()

@@ -14,19 +14,14 @@ import numpy as np
 import pytest
 
 from suanli.domain.centers import Pool
-from suanli.simulation import report
+from suanli.simulation import plots, report
 from suanli.simulation.engine import JobRecord, Simulation, SimulationResult
 from suanli.simulation.fleet import Fleet, FleetCenter
+from suanli.simulation.formatting import format_value, metrics_of
 from suanli.simulation.metrics import summarize
-from suanli.simulation.report import (
-    Run,
-    cdf_points,
-    format_value,
-    metrics_of,
-    resample_steps,
-    write_outputs,
-    write_report,
-)
+from suanli.simulation.outputs import write_outputs
+from suanli.simulation.plots import cdf_points, resample_steps
+from suanli.simulation.report import Run, write_report
 from suanli.simulation.workload import TraceJob, Workload
 
 EVIL = "<script>alert('x')</script>"
@@ -153,7 +148,7 @@ def test_a_philly_sized_report_draws_no_more_points_than_a_small_one(
     monkeypatch.setattr(report, "png_base64", counting)
     write_report(tmp_path / "r.html", [r, Run("again", result, r.summary)])
     assert len(drawn) >= 6  # two runs' JCT, queueing and utilization lines
-    assert max(drawn) <= report.MAX_POINTS + 2
+    assert max(drawn) <= plots.MAX_POINTS + 2
 
 
 def test_outputs_for_one_run_in_the_folder_and_for_several_in_subfolders(tmp_path: Path) -> None:

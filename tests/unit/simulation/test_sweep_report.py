@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from suanli.simulation.sweep_report import write_sweep_report
+from suanli.simulation.sweep.report import write_sweep_report
 
 EVIL = "<b>bold</b>"
 

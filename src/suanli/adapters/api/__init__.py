@@ -1,17 +1,18 @@
-"""The REST API adapter (FastAPI). ``schemas`` is importable without FastAPI, for the SDK."""
+"""The REST API adapter (FastAPI). Its wire types live in ``suanli.protocol``, importable without
+FastAPI by the SDK and the agent."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from suanli.adapters.api.app import create_app, create_app_from_settings
+    from suanli.adapters.api.app import ApiServices, create_app
 
-__all__ = ["create_app", "create_app_from_settings"]
+__all__ = ["ApiServices", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that importing the wire schemas (as the SDK and CLI do) does not import FastAPI.
+    # Lazy, so that importing a submodule (bulk, problems) does not build the whole app module.
     if name in __all__:
         from suanli.adapters.api import app
 

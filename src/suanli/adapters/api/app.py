@@ -1,12 +1,18 @@
-"""The FastAPI application: thin routes over the services of one container."""
+"""The FastAPI application: thin routes over the services they call.
+
+The API takes what it serves as ``ApiServices``, a protocol it states itself: the composition
+root's ``Container`` is one, and nothing here imports the composition root. Each router factory
+takes only the services and settings its routes use.
+"""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 import suanli
 from suanli.adapters.api.bulk import BulkGate
@@ -18,9 +24,17 @@ from suanli.adapters.api.routes.agent import agent_router
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.jobs import jobs_router
-from suanli.adapters.api.schemas import JobBatchIn
-from suanli.composition import Container, build_container
-from suanli.settings import Settings, load_settings
+from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.protocol.rest import JobBatchIn
+from suanli.services.agents import AgentService
+from suanli.services.centers import CenterService
+from suanli.services.jobs import JobService
+from suanli.services.scheduler_loop import SchedulerLoop
+from suanli.services.scheduling import SchedulingService
+from suanli.services.signal import Signal
+from suanli.services.status import StatusService
+from suanli.services.waiting import WaitingReasons
+from suanli.settings import Settings
 
 API_PREFIX = "/api/v1"
 
@@ -33,17 +47,45 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem details
 """
 
 
-def create_app(container: Container) -> FastAPI:
-    """The API over ``container``. Its lifespan starts the scheduler loop and closes the container."""
+class ApiServices(Protocol):
+    """What the API runs over: the use cases its routes call, the settings they read, and the
+    scheduler loop that its lifespan starts and ``close`` stops."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def catalog(self) -> AcceleratorCatalog: ...
+    @property
+    def jobs(self) -> JobService: ...
+    @property
+    def centers(self) -> CenterService: ...
+    @property
+    def scheduling(self) -> SchedulingService: ...
+    @property
+    def agents(self) -> AgentService: ...
+    @property
+    def assignments(self) -> Signal: ...  # fired when there is news for the agents' long polls
+    @property
+    def loop(self) -> SchedulerLoop: ...
+    @property
+    def waiting(self) -> WaitingReasons: ...  # why waiting jobs wait; whether a new one could ever fit
+    @property
+    def status(self) -> StatusService: ...
+
+    def close(self) -> None: ...
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The API over ``services``. Its lifespan starts the scheduler loop and closes ``services``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector()
-        container.loop.start()
+        services.loop.start()
         try:
             yield
         finally:
-            container.close()
+            services.close()
 
     app = FastAPI(
         title="Suanli",
@@ -52,18 +94,35 @@ def create_app(container: Container) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(refuse_bad_text)],
     )
-    app.state.container = container
     app.state.bulk_gate = BulkGate()  # one per process: batches share its memory budget (bulk.py)
     install_problem_handlers(app)
-    routers = (health_router(container), centers_router(container), jobs_router(container), agent_router(container))
-    for router in routers:
+    for router in routers(services):
         app.include_router(router, prefix=API_PREFIX)
     document_body_models(app, [JobBatchIn])
-    state_server_limits(app, container.catalog, container.settings.max_jobs_per_request)
+    settings = services.settings
+    state_server_limits(app, services.catalog, settings.max_jobs_per_request)
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.
-    app.add_middleware(BodyLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)
     return app
+
+
+def routers(services: ApiServices) -> list[APIRouter]:
+    """One router per resource, each given only what its routes use."""
+    settings = services.settings
+    return [
+        health_router(services.loop, services.status, settings.resolved_database_url),
+        centers_router(services.centers, services.scheduling, services.agents),
+        jobs_router(
+            services.jobs, services.scheduling, services.waiting, services.agents, settings.max_jobs_per_request
+        ),
+        agent_router(
+            services.agents,
+            services.assignments,
+            heartbeat_s=settings.agent_heartbeat_s,
+            offline_after_s=settings.agent_offline_after_s,
+        ),
+    ]
 
 
 def tune_garbage_collector() -> None:
@@ -77,8 +136,3 @@ def tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-
-
-def create_app_from_settings(settings: Settings | None = None) -> FastAPI:
-    """For uvicorn: ``uvicorn --factory suanli.adapters.api:create_app_from_settings``."""
-    return create_app(build_container(settings if settings is not None else load_settings()))

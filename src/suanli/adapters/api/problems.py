@@ -33,7 +33,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from suanli.adapters.api.schemas import FieldError, Problem
 from suanli.domain.errors import (
     Conflict,
     Forbidden,
@@ -45,6 +44,7 @@ from suanli.domain.errors import (
     SuanliError,
 )
 from suanli.domain.errors import field_path as domain_field_path
+from suanli.protocol.rest import FieldError, Problem
 
 PROBLEM_JSON = "application/problem+json"
 

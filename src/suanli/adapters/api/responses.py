@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from suanli.adapters.api.problems import PROBLEM_JSON
-from suanli.adapters.api.schemas import Problem
 from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.protocol.rest import Problem
 
 JSON = "application/json"
 

@@ -13,6 +13,7 @@ from rich.markup import escape
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     OutputOption,
+    agent_presence,
     centers_table,
     error,
     fields_table,
@@ -20,6 +21,7 @@ from suanli.adapters.cli.output import (
     out,
     pools_table,
     print_json,
+    print_list,
     state,
     styled,
 )
@@ -43,7 +45,8 @@ def show(center: CenterOut) -> None:
                 ("kind", center.kind),
                 ("region", escape(center.region)),
                 ("backend", center.backend),
-                ("state", styled(center.state)),
+                ("state", styled(center.condition or center.state)),
+                ("agent", agent_presence(center.agent, center.agent_last_seen)),
                 *([("problem", "[red]" + escape(center.problem) + "[/red]")] if center.problem else []),
                 ("accelerators", f"{center.free_accelerators} free of {center.total_accelerators}"),
             ]
@@ -98,9 +101,9 @@ def add(
 ) -> None:
     """Register a center from a YAML file, or one with a single pool from flags.
 
-    Examples: suanli center add examples/centers/qingdao.yaml
+    Examples: suanli center add examples/centers/qingdao-ai.yaml
 
-    suanli center add --name lab --owner "My Lab" --kind ai --region qingdao --accelerator A100 --per-node 8 --nodes 2 --cpus 64 --memory 512 --price 12
+    suanli center add --name lab --owner "My Lab" --kind ai --region qingdao --accelerator L40S --per-node 4 --nodes 2 --cpus 64 --memory 512 --price 6
     """  # noqa: E501
     flags = {
         "name": name,
@@ -134,7 +137,7 @@ def list_centers(ctx: typer.Context, output: OutputOption = None) -> None:
     current = state(ctx, output)
     centers = current.client().list_centers()
     if current.json:
-        print_json(centers)
+        print_list(centers)
     elif centers:
         out.print(centers_table(centers))
     else:
@@ -147,7 +150,7 @@ def show_center(
 ) -> None:
     """Show a center and its pools, with free and total accelerators per pool.
 
-    Example: suanli center show qingdao-ai
+    Example: suanli center show qd-ai-1
     """
     emit(ctx, state(ctx, output).client().get_center(name), output)
 
@@ -161,7 +164,7 @@ def set_pools(
 ) -> None:
     """Replace a center's pools with those in a YAML file.
 
-    Example: suanli center pools qingdao-ai pools.yaml
+    Example: suanli center pools qd-ai-1 examples/pools/qd-ai-1-more-h100.yaml
     """
     pools = load_pools(file)
     emit(ctx, state(ctx, output).client().set_pools(name, pools), output)
@@ -171,7 +174,7 @@ def set_pools(
 def drain(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
     """Stop placing new jobs on a center; jobs already there go on.
 
-    Example: suanli center drain qingdao-ai
+    Example: suanli center drain qd-ai-1
     """
     emit(ctx, state(ctx, output).client().drain_center(name), output)
 
@@ -180,7 +183,7 @@ def drain(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: Ou
 def resume(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
     """Let a drained center take new jobs again.
 
-    Example: suanli center resume qingdao-ai
+    Example: suanli center resume qd-ai-1
     """
     emit(ctx, state(ctx, output).client().resume_center(name), output)
 
@@ -189,7 +192,7 @@ def resume(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: O
 def delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], output: OutputOption = None) -> None:
     """Remove a center (refused while jobs are scheduled or running there).
 
-    Example: suanli center delete old-site
+    Example: suanli center delete lab
     """
     current = state(ctx, output)
     current.client().delete_center(name)
@@ -213,11 +216,13 @@ def token(
 ) -> None:
     """Mint a token for the center's agent. It is shown once; the server keeps only its hash.
 
-    Examples: suanli center token qingdao-ai
+    Examples: suanli center token qd-ai-1
 
-    SUANLI_AGENT_TOKEN=$(suanli center token qingdao-ai --rotate) suanli agent ...
+    suanli center token qd-ai-1 --rotate
 
-    suanli center token qingdao-ai --revoke
+    suanli center token qd-ai-1 --revoke
+
+    The agent reads it from --token-file or SUANLI_AGENT_TOKEN (suanli agent --help).
     """
     current = state(ctx, output)
     if rotate and revoke:

@@ -23,6 +23,7 @@ from suanli.adapters.cli.output import (
     note,
     out,
     print_json,
+    print_list,
     state,
     styled,
     when,
@@ -34,7 +35,7 @@ from suanli.settings import load_settings
 
 job_app = typer.Typer(
     name="job",
-    help="Inspect one job: show, explain, cancel.\n\nExample: suanli job explain 42",
+    help="Inspect one job: show, explain, cancel.\n\nExample: suanli job explain 1",
     no_args_is_help=True,
 )
 
@@ -63,13 +64,23 @@ def submit(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="YAML: one job, a list, `jobs:` holding a list, or several documents")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate here and print the canonical specs")] = False,
+    allow_unfit: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unfit",
+            help="queue a job that no registered pool could ever run (for a center that will join later)",
+        ),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Submit the jobs in a YAML file: all of them are accepted, or none.
 
-    Examples: suanli submit examples/jobs/train.yaml
+    A job that no registered center could ever run (too big for every pool, or constraints none
+    meets) is refused with the reason, unless --allow-unfit queues it for a center still to come.
 
-    suanli submit jobs.yaml --dry-run   (checks the file without a server)
+    Examples: suanli submit examples/finetune-single-gpu.yaml
+
+    suanli submit examples/many-jobs.yaml --dry-run   (checks the file without a server)
     """
     current = state(ctx, output)
     specs = [_workdir_from_here(spec) for spec in load_job_specs(file)]
@@ -77,9 +88,15 @@ def submit(
         _dry_run(file, specs, current.json)
         return
     client = current.client()
-    jobs = [client.submit(specs[0])] if len(specs) == 1 else client.submit_many(specs)
+    if len(specs) == 1:
+        jobs = [client.submit(specs[0], allow_unfit=allow_unfit)]
+    else:
+        jobs = client.submit_many(specs, allow_unfit=allow_unfit)
+    for job in jobs:
+        if job.warning:
+            note(f"job {job.id} {job.name!r} waits for a center that can run it: {job.warning}")
     if current.json:
-        print_json(jobs)
+        print_list(jobs)
     else:
         out.print(jobs_table(jobs))
         note(f"submitted {len(jobs)} job(s); follow them with `suanli jobs` or `suanli job explain ID`")
@@ -108,7 +125,7 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first.
 
-    Examples: suanli jobs --status PENDING,SCHEDULED --center qingdao-ai
+    Examples: suanli jobs --status PENDING,SCHEDULED --center qd-ai-1
 
     suanli jobs --all -o json
     """
@@ -122,7 +139,7 @@ def list_jobs(
         page = client.list_jobs(status=statuses, center=center, name=name, label=label, limit=limit, cursor=cursor)
         jobs, next_cursor = page.jobs, page.next_cursor
     if current.json:
-        print_json({"jobs": jobs, "next_cursor": next_cursor})
+        print_list(jobs, next_cursor)
         return
     if jobs:
         out.print(jobs_table(jobs))
@@ -153,6 +170,8 @@ def _show(job: JobOut) -> None:
         rows.append(("price", f"{p.price_per_hour:g} CNY/hour"))
     if job.message:
         rows.append(("message", escape(job.message)))
+    if job.waiting_reason:
+        rows.append(("waiting", escape(job.waiting_reason)))
     if spec.labels:
         rows.append(("labels", escape(", ".join(f"{k}={v}" for k, v in spec.labels.items()))))
     out.print(fields_table(rows))
@@ -162,7 +181,7 @@ def _show(job: JobOut) -> None:
 def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")], output: OutputOption = None) -> None:
     """Show a job: status, placement, what it asks for, and its attempts (where each ran, when, how it ended).
 
-    Example: suanli job show 42
+    Example: suanli job show 1
     """
     current = state(ctx, output)
     client = current.client()
@@ -195,7 +214,7 @@ def explain(
 ) -> None:
     """Why a job is where it is, or why it still waits, center by center.
 
-    Example: suanli job explain 42
+    Example: suanli job explain 1
     """
     current = state(ctx, output)
     answer = current.client().explain_job(job_id)
@@ -213,7 +232,7 @@ def cancel(
 ) -> None:
     """Cancel a job that has not finished.
 
-    Example: suanli job cancel 42
+    Example: suanli job cancel 1
     """
     current = state(ctx, output)
     job = current.client().cancel_job(job_id)
@@ -237,7 +256,7 @@ def logs(
     A job that has not started yet says so (on stderr); with -f its output follows once it starts.
     Exits 1 when the job FAILED, so a script can tell.
 
-    Example: suanli logs 42 -f
+    Example: suanli logs 1 -f
     """
     client = state(ctx).client()
     offset = 0

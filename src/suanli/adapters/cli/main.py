@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, centers, jobs, simulate, sweep, up
+from suanli.adapters.cli import agent, centers, home, jobs, simulate, status, sweep, up
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -79,10 +79,11 @@ app = typer.Typer(
     cls=FriendlyGroup,
     help=(
         "Suanli (算力): place AI work on the compute centers of a region.\n\n"
-        "Example: suanli center add center.yaml && suanli submit job.yaml && suanli jobs"
+        "Example: suanli center add examples/centers/shenzhen-ascend.yaml && "
+        "suanli submit examples/alternatives-a100-or-910b.yaml && suanli jobs"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 app.add_typer(centers.app, name="center")
@@ -90,8 +91,10 @@ app.add_typer(jobs.job_app, name="job")
 app.command("submit")(jobs.submit)
 app.command("jobs")(jobs.list_jobs)
 app.command("logs")(jobs.logs)
+app.command("status")(status.status)
 app.command("agent")(agent.agent)
 app.command("up")(up.up)
+app.command("reset")(home.reset)
 app.command("simulate")(simulate.simulate)
 app.command("sweep")(sweep.sweep)
 
@@ -144,6 +147,7 @@ def server(
     import uvicorn
 
     from suanli.adapters.api.app import create_app
+    from suanli.adapters.cli.serving import listen, serve, url_of
     from suanli.composition import build_container
     from suanli.settings import load_settings
 
@@ -159,22 +163,18 @@ def server(
         if v is not None
     }
     settings = load_settings(**overrides)
-    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    url = f"http://{shown_host}:{settings.port}"
+    listener = listen(settings.host, settings.port)  # a port in use is one line, before any work
+    url = url_of(settings.host, settings.port)
     database = settings.resolved_database_url.split("://", 1)[0]
     banner = f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home}"
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        # Agents hold long polls open for up to a minute; do not wait for them to stop.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
     if settings.workers == 1:
-        application = create_app(build_container(settings))
-        typer.echo(banner + ")")
-        uvicorn.run(
-            application,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            # Agents hold long polls open for up to a minute; do not wait for them to stop.
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        )
+        serve(uvicorn.Config(create_app(build_container(settings)), **options), listener, banner=banner + ")")
         return
     # Several processes: each builds its own container from the environment; the database is
     # migrated once here first, and the leader lock lets exactly one of them schedule.
@@ -184,17 +184,10 @@ def server(
         os.environ[f"SUANLI_{key.upper()}"] = str(value)
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
-    typer.echo(banner + f"; {settings.workers} processes)")
-    uvicorn.run(
-        "suanli.adapters.api:create_app_from_settings",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    config = uvicorn.Config(
+        "suanli.composition:create_app_from_settings", factory=True, workers=settings.workers, **options
     )
+    serve(config, listener, banner=banner + f"; {settings.workers} processes)")
 
 
 def _version() -> str:

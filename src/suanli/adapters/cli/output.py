@@ -106,6 +106,12 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, indent=2) + "\n")
 
 
+def print_list(items: Sequence[Any], next_cursor: str | None = None) -> None:
+    """Every list command prints one envelope with ``-o json``: the items, and where the next page
+    starts (``--cursor``; null on the last page), so a script reads every list the same way."""
+    print_json({"items": list(items), "next_cursor": next_cursor})
+
+
 # -- tables ---------------------------------------------------------------------------------------
 
 STATUS_STYLE = {
@@ -120,6 +126,8 @@ STATUS_STYLE = {
     "ONLINE": "green",
     "DRAINING": "yellow",
     "OFFLINE": "red",
+    "NO_AGENT": "yellow",
+    "UNHEALTHY": "red",
 }
 
 
@@ -152,14 +160,14 @@ def jobs_table(jobs: Sequence[JobOut], title: str | None = None) -> Table:
             escape(where),
             escape(accelerators),
             when(job.submitted_at),
-            escape(job.message),
+            escape("; ".join(text for text in (job.message, job.waiting_reason) if text)),
         )
     return table
 
 
 def centers_table(centers: Sequence[CenterOut]) -> Table:
     table = Table(header_style="bold")
-    for column in ("NAME", "KIND", "REGION", "OWNER", "BACKEND", "STATE", "POOLS", "FREE/TOTAL"):
+    for column in ("NAME", "KIND", "REGION", "OWNER", "BACKEND", "STATE", "AGENT", "POOLS", "FREE/TOTAL"):
         table.add_column(column)
     for c in centers:
         table.add_row(
@@ -168,11 +176,19 @@ def centers_table(centers: Sequence[CenterOut]) -> Table:
             escape(c.region),
             escape(c.owner),
             c.backend,
-            styled(c.state) + (" [red](backend unhealthy)[/red]" if c.problem else ""),
+            styled(c.condition or c.state) + (" [red](backend unhealthy)[/red]" if c.problem else ""),
+            agent_presence(c.agent, c.agent_last_seen),
             str(len(c.pools)),
             f"{c.free_accelerators}/{c.total_accelerators}",
         )
     return table
+
+
+def agent_presence(agent: str, last_seen: datetime | None) -> str:
+    """connected; last seen at a time (silent lately); never."""
+    if agent == "silent" and last_seen is not None:
+        return f"[yellow]last seen {when(last_seen)}[/yellow]"
+    return {"connected": "[green]connected[/green]", "never": "[red]never[/red]"}.get(agent, agent)
 
 
 def pools_table(center: CenterOut) -> Table:

@@ -17,6 +17,7 @@ from suanli.simulation import packaged
 
 if TYPE_CHECKING:
     from suanli.simulation.report import Run
+    from suanli.simulation.workload import Workload
 
 KINDS = ("philly", "openb", "pollux", "gavel", "generic")
 TRACE_HELP = (
@@ -25,85 +26,99 @@ TRACE_HELP = (
 )
 
 
+TraceArgument = Annotated[str, typer.Argument(metavar="TRACE", help=TRACE_HELP)]
+KindOption = Annotated[
+    str | None,
+    typer.Option("--kind", "-k", help=f"trace format: {', '.join(KINDS)} (default: a named trace's own, else philly)"),
+]
+FleetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--fleet",
+        help="fleet YAML (docs/simulation.md); default: the trace's own fleet (philly_vc.csv next to a Philly "
+        "trace, the openb node list next to an openb pod list, Gavel's 36 V100 + 36 P100 + 36 K80, "
+        "Pollux's 16 nodes x 4 T4)",
+    ),
+]
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        help="scheduler profile: default, spread, green, fifo, sjf, srtf, qssf, las, gavel, gavel-agnostic, "
+        "suanli-jct, suanli-jct-attained, fgd, best-fit, random-fit (docs/simulation.md)"
+    ),
+]
+MaxJobsOption = Annotated[int | None, typer.Option(min=1, help="replay only the first N jobs")]
+CycleIntervalOption = Annotated[
+    float, typer.Option(min=0, help="virtual seconds between cycles (0: a cycle after every event)")
+]
+PreemptionCostOption = Annotated[
+    float,
+    typer.Option(
+        min=0, help="seconds a preempted job needs to resume (checkpoint and restore), for preemptive profiles"
+    ),
+]
+OracleOption = Annotated[bool, typer.Option(help="tell the scheduler each job's true run time (backfill uses it)")]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="generic: FIELD=COLUMN, e.g. --map submit=submit_time --map duration=runtime --map gpus=num_gpu "
+        "(fields: submit, duration or start+end, gpus, gpu_milli, cpus, nodes, user, group, id; "
+        "also time_unit=s|ms|min|h)",
+    ),
+]
+JobsPerHourOption = Annotated[float, typer.Option(min=0, help="gavel: arrival rate")]
+SeedOption = Annotated[int, typer.Option(help="random seed (gavel's generator, --fill-to's draws)")]
+SkipBadOption = Annotated[bool, typer.Option(help="skip malformed rows (and count them) instead of stopping")]
+FillToOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.01,
+        help="measure packing as FGD does: jobs drawn at random from the trace (with --seed) arrive one a "
+        "second and never leave, until they ask for this many times the fleet's GPUs (e.g. 1.3); then "
+        "compare allocated_at_full_demand across --profile fgd, best-fit, random-fit",
+    ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="write summary.json and jobs.csv (one row per job) here; with --what-if, one subfolder per "
+        "fleet and comparison.json",
+    ),
+]
+ReportOption = Annotated[
+    Path | None,
+    typer.Option("--report", help="write an HTML report with plots (one self-contained file) here"),
+]
+WhatIfOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--what-if",
+        help="capacity planning: also run the workload on this fleet YAML and compare it with --fleet "
+        "(or with the trace's own fleet)",
+    ),
+]
+
+
 def simulate(
     ctx: typer.Context,
-    trace: Annotated[str, typer.Argument(metavar="TRACE", help=TRACE_HELP)],
-    kind: Annotated[
-        str | None,
-        typer.Option(
-            "--kind", "-k", help=f"trace format: {', '.join(KINDS)} (default: a named trace's own, else philly)"
-        ),
-    ] = None,
-    fleet: Annotated[
-        Path | None,
-        typer.Option(
-            "--fleet",
-            help="fleet YAML (docs/simulation.md); default: the trace's own fleet (philly_vc.csv next to a Philly "
-            "trace, the openb node list next to an openb pod list, Gavel's 36 V100 + 36 P100 + 36 K80, "
-            "Pollux's 16 nodes x 4 T4)",
-        ),
-    ] = None,
-    profile: Annotated[
-        str,
-        typer.Option(
-            help="scheduler profile: default, spread, green, fifo, sjf, srtf, qssf, las, gavel, gavel-agnostic, "
-            "suanli-jct, suanli-jct-attained, fgd, best-fit, random-fit (docs/simulation.md)"
-        ),
-    ] = "default",
-    max_jobs: Annotated[int | None, typer.Option(min=1, help="replay only the first N jobs")] = None,
-    cycle_interval: Annotated[
-        float, typer.Option(min=0, help="virtual seconds between cycles (0: a cycle after every event)")
-    ] = 0.0,
-    preemption_cost: Annotated[
-        float,
-        typer.Option(
-            min=0, help="seconds a preempted job needs to resume (checkpoint and restore), for preemptive profiles"
-        ),
-    ] = 30.0,
-    oracle_time_limits: Annotated[
-        bool, typer.Option(help="tell the scheduler each job's true run time (backfill uses it)")
-    ] = False,
-    columns: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map",
-            help="generic: FIELD=COLUMN, e.g. --map submit=submit_time --map duration=runtime --map gpus=num_gpu "
-            "(fields: submit, duration or start+end, gpus, gpu_milli, cpus, nodes, user, group, id; "
-            "also time_unit=s|ms|min|h)",
-        ),
-    ] = None,
-    jobs_per_hour: Annotated[float, typer.Option(min=0, help="gavel: arrival rate")] = 4.0,
-    seed: Annotated[int, typer.Option(help="random seed (gavel's generator, --fill-to's draws)")] = 0,
-    skip_bad: Annotated[bool, typer.Option(help="skip malformed rows (and count them) instead of stopping")] = False,
-    fill_to: Annotated[
-        float | None,
-        typer.Option(
-            min=0.01,
-            help="measure packing as FGD does: jobs drawn at random from the trace (with --seed) arrive one a "
-            "second and never leave, until they ask for this many times the fleet's GPUs (e.g. 1.3); then "
-            "compare allocated_at_full_demand across --profile fgd, best-fit, random-fit",
-        ),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="write summary.json and jobs.csv (one row per job) here; with --what-if, one subfolder per "
-            "fleet and comparison.json",
-        ),
-    ] = None,
-    report: Annotated[
-        Path | None,
-        typer.Option("--report", help="write an HTML report with plots (one self-contained file) here"),
-    ] = None,
-    what_if: Annotated[
-        Path | None,
-        typer.Option(
-            "--what-if",
-            help="capacity planning: also run the workload on this fleet YAML and compare it with --fleet "
-            "(or with the trace's own fleet)",
-        ),
-    ] = None,
+    trace: TraceArgument,
+    kind: KindOption = None,
+    fleet: FleetOption = None,
+    profile: ProfileOption = "default",
+    max_jobs: MaxJobsOption = None,
+    cycle_interval: CycleIntervalOption = 0.0,
+    preemption_cost: PreemptionCostOption = 30.0,
+    oracle_time_limits: OracleOption = False,
+    columns: MapOption = None,
+    jobs_per_hour: JobsPerHourOption = 4.0,
+    seed: SeedOption = 0,
+    skip_bad: SkipBadOption = False,
+    fill_to: FillToOption = None,
+    out_dir: OutOption = None,
+    report: ReportOption = None,
+    what_if: WhatIfOption = None,
     output: OutputOption = None,
 ) -> None:
     """Replay a trace through the same scheduler the server runs, on a simulated fleet.
@@ -112,22 +127,40 @@ def simulate(
 
     suanli simulate gavel --jobs-per-hour 5.6 --out results/
 
-    suanli simulate openb_pod_list_default.csv --kind openb --fill-to 1.3 --profile fgd
-
-    suanli simulate trace.csv --kind generic --map ... --fleet base.yaml --what-if more.yaml --report r.html
-    """
-    from dataclasses import replace
-
+    suanli simulate examples/traces/small.csv --kind generic --map submit=submit_time --map duration=runtime --map gpus=num_gpu --fleet examples/fleets/base.yaml --what-if examples/fleets/more-910b.yaml --report r.html
+    """  # noqa: E501
     from suanli.simulation.engine import RequestPolicy
     from suanli.simulation.fleet import load_fleet
     from suanli.simulation.report import Run
-    from suanli.simulation.traces import load_trace
     from suanli.simulation.workload import filling_arrivals
 
     current = state(ctx, output)
     path, kind = _trace(trace, kind)
     if kind not in KINDS:
         raise InvalidSpec(f"unknown trace kind {kind!r}; use one of {', '.join(KINDS)}", field="--kind")
+    options = _loader_options(kind, columns, skip_bad, jobs_per_hour, seed, max_jobs)
+    workload = _workload(kind, path, options, max_jobs)
+    chosen = _fleet(kind, path, fleet, workload)
+    if fill_to is not None:
+        workload = filling_arrivals(workload, chosen.gpus(), fill_to, seed)
+    other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
+    requests = RequestPolicy(oracle_time_limits=oracle_time_limits, restore_s=preemption_cost)
+    base = _run(workload, chosen, profile, cycle_interval, requests, quiet=current.json)
+    if other is None:
+        _single(base, out_dir, report, json_output=current.json)
+        return
+    what = _run(workload, other, profile, cycle_interval, requests, quiet=current.json)
+    runs = [
+        Run(_label("base", chosen.name, other.name), base.result, base.summary),
+        Run(_label("what-if", other.name, chosen.name), what.result, what.summary),
+    ]
+    _what_if(runs, chosen, other, out_dir, report, json_output=current.json)
+
+
+def _loader_options(
+    kind: str, columns: list[str] | None, skip_bad: bool, jobs_per_hour: float, seed: int, max_jobs: int | None
+) -> dict[str, Any]:
+    """The trace loader's options: --skip-bad, generic's --map FIELD=COLUMN, Gavel's generator's."""
     options: dict[str, Any] = {"skip_bad": skip_bad}
     for item in columns or ():
         field, sep, column = item.partition("=")
@@ -138,27 +171,21 @@ def simulate(
         options |= {"jobs_per_hour": jobs_per_hour, "seed": seed}
         if max_jobs is not None:
             options["num_jobs"] = max_jobs
+    return options
+
+
+def _workload(kind: str, path: Path, options: dict[str, Any], max_jobs: int | None) -> Workload:
+    """The trace's jobs (the first ``max_jobs``), saying how many malformed rows were skipped."""
+    from dataclasses import replace
+
+    from suanli.simulation.traces import load_trace
+
     workload = load_trace(kind, path, **options)
     if max_jobs is not None:
         workload = replace(workload, jobs=workload.jobs[:max_jobs])
     if workload.skipped:
         note(f"skipped {workload.skipped} malformed row(s), e.g. {workload.skip_reasons[0]}")
-    chosen = _fleet(kind, path, fleet, workload)
-    if fill_to is not None:
-        workload = filling_arrivals(workload, chosen.gpus(), fill_to, seed)
-    other = load_fleet(what_if) if what_if is not None else None  # a bad file fails before any run
-    requests = RequestPolicy(oracle_time_limits=oracle_time_limits, restore_s=preemption_cost)
-    runs = [_run(workload, chosen, profile, cycle_interval, requests, quiet=current.json)]
-    if other is not None:
-        runs.append(_run(workload, other, profile, cycle_interval, requests, quiet=current.json))
-        runs = [
-            Run(_label("base", chosen.name, other.name), runs[0].result, runs[0].summary),
-            Run(_label("what-if", other.name, chosen.name), runs[1].result, runs[1].summary),
-        ]
-    if other is None:
-        _single(runs[0], out_dir, report, json_output=current.json)
-    else:
-        _what_if(runs, chosen, other, out_dir, report, json_output=current.json)
+    return workload
 
 
 def _trace(given: str, kind: str | None) -> tuple[Path, str]:
@@ -197,7 +224,9 @@ def _label(role: str, name: str, other: str) -> str:
 
 
 def _single(run: Run, out_dir: Path | None, report: Path | None, *, json_output: bool) -> None:
-    from suanli.simulation.report import finite, write_outputs, write_report
+    from suanli.simulation.formatting import finite
+    from suanli.simulation.outputs import write_outputs
+    from suanli.simulation.report import write_report
 
     summary, result = run.summary, run.result
     if out_dir is not None:
@@ -228,7 +257,9 @@ def _what_if(
 ) -> None:
     import json
 
-    from suanli.simulation.report import format_change, format_value, slug, write_outputs, write_report
+    from suanli.simulation.formatting import format_change, format_value
+    from suanli.simulation.outputs import slug, write_outputs
+    from suanli.simulation.report import write_report
     from suanli.simulation.whatif import compare
 
     comparison = compare(base, other, runs[0].summary, runs[1].summary)

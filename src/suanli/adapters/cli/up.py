@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from suanli.adapters.cli.agent import raise_failure
+from suanli.adapters.cli.agent_threads import AgentThreads, stop_on_signals
+from suanli.adapters.cli.output import EXIT_BAD_INPUT, error
+
+if TYPE_CHECKING:
+    import socket
+    import threading
+
+    from suanli.agent.client import AgentClient, HelloAnswer
+    from suanli.agent.executor import Executor
+    from suanli.agent.runner import Agent
+    from suanli.composition import Container
+    from suanli.domain.centers import CenterSpec
+    from suanli.settings import Settings
 
 GRACEFUL_SHUTDOWN_S = 1
 # The agent's long polls are short here (work still arrives at once), so that it stops within
@@ -48,23 +59,12 @@ def up(
 
     The center is registered if it does not exist yet; its agent talks to the server over loopback HTTP, like any other agent. Ctrl-C or SIGTERM stops both.
 
-    With --demo, four simulated centers (named sim-..., backend "simulated": they run nothing, their jobs end after a time derived from the job's time limit) join too, and sample jobs are submitted; `suanli jobs` and `suanli centers` show where everything went.
+    With --demo, four simulated centers (named sim-..., backend "simulated": they run nothing, their jobs end after a time derived from the job's time limit) join too, and sample jobs are submitted; `suanli jobs` and `suanli center list` show where everything went. A home that holds other centers is refused (see suanli reset).
 
     Example: suanli up --port 8642 --accelerators A100-80G:1
     """  # noqa: E501
-    import uvicorn
-
-    from suanli.adapters.api.app import create_app
-    from suanli.adapters.cli.demo import DEMO_CENTERS, demo_jobs, local_demo_job
-    from suanli.agent.client import AgentClient, HelloAnswer
-    from suanli.agent.executor import Executor, owner_tag
-    from suanli.agent.local import LocalExecutor
+    from suanli.adapters.cli.serving import listen
     from suanli.agent.log_lines import configure_logging
-    from suanli.agent.runner import Agent
-    from suanli.agent.simulated import SimulatedExecutor
-    from suanli.composition import build_container
-    from suanli.domain.centers import Backend, CenterKind, CenterSpec
-    from suanli.domain.errors import NotFound
     from suanli.settings import load_settings
 
     configure_logging(logging.WARNING, "suanli")
@@ -72,131 +72,169 @@ def up(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     overrides = {k: v for k, v in {"port": port, "home": home}.items() if v is not None}
     settings = load_settings(**overrides)
-    container = build_container(settings)
+    listener = listen(settings.host, settings.port)  # a port in use: one line, before anything starts
+    try:
+        _serve(settings, listener, accelerators=accelerators, center=center, demo=demo)
+    finally:
+        listener.close()
+    typer.echo("Suanli stopped")
 
-    def ensure_center(spec: CenterSpec) -> None:
+
+@dataclass
+class _Site:
+    """This process's server and the agents of its centers, which reach it over loopback."""
+
+    container: Container
+    url: str  # where people reach the server
+    loopback: str  # where the agents do
+    agents: list[tuple[str, Agent]] = field(default_factory=list)
+    executors: list[Executor] = field(default_factory=list)
+    clients: list[AgentClient] = field(default_factory=list)
+
+    def ensure_center(self, spec: CenterSpec) -> None:
+        from suanli.domain.errors import NotFound
+
         try:
-            container.centers.get(spec.name)
+            self.container.centers.get(spec.name)
         except NotFound:
-            container.centers.add(spec)
+            self.container.centers.add(spec)
 
-    loopback = "[::1]" if ":" in settings.host else "127.0.0.1"
-    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    url = f"http://{shown_host}:{settings.port}"
+    def add_agent(
+        self, name: str, executor: Executor, on_first_hello: Callable[[HelloAnswer], None] | None = None
+    ) -> Agent:
+        from suanli.agent.client import AgentClient
+        from suanli.agent.executor import owner_tag
+        from suanli.agent.runner import Agent
 
-    def agent_for(
-        name: str, executor: Executor, on_first_hello: Callable[[HelloAnswer], None] | None = None
-    ) -> tuple[Agent, AgentClient]:
         # A new token at every start, and the older ones of the center revoked: they were held
         # only by earlier runs of this command, which are over.
-        token, _ = container.agents.rotate_token(name)
-        client = AgentClient(f"http://{loopback}:{settings.port}", token)
+        token, _ = self.container.agents.rotate_token(name)
+        client = AgentClient(self.loopback, token)
         # The owner tag of this machine's attempts outlives the token, so that after a kill -9
         # the next `suanli up` adopts what the last one left running (LocalExecutor.recover).
         client.owner = owner_tag(f"suanli-up:{name}")
-        return Agent(client, executor, wait_s=POLL_WAIT_S, on_first_hello=on_first_hello), client
+        runner = Agent(client, executor, wait_s=POLL_WAIT_S, on_first_hello=on_first_hello)
+        self.agents.append((name, runner))
+        self.executors.append(executor)
+        self.clients.append(client)
+        return runner
 
-    ensure_center(
+    def close(self) -> None:
+        for executor in self.executors:
+            executor.close()
+        for client in self.clients:
+            client.close()
+
+
+def _serve(settings: Settings, listener: socket.socket, *, accelerators: str | None, center: str, demo: bool) -> None:
+    import uvicorn
+
+    from suanli.adapters.api.app import create_app
+    from suanli.adapters.cli.serving import Server, url_of
+    from suanli.composition import build_container
+
+    port = listener.getsockname()[1]
+    loopback = "[::1]" if ":" in settings.host else "127.0.0.1"
+    site = _Site(build_container(settings), url_of(settings.host, port), f"http://{loopback}:{port}")
+    agents = AgentThreads()
+    try:
+        if demo:
+            _refuse_a_home_with_other_centers(site, settings, center)
+        _add_local_center(site, settings.home / "agent", center, accelerators)
+        if demo:
+            _add_demo_centers(site)
+        config = uvicorn.Config(
+            create_app(site.container),
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
+        banner = f"Suanli serving on {site.url} (API docs {site.url}/docs; home {settings.home})"
+        server = Server(config, stop=agents.stop, stop_s=STOP_S, on_started=lambda: typer.echo(banner))
+        _start_agents(site, agents, server.ready, end_server=lambda: setattr(server, "should_exit", True))
+        if demo:
+            agents.start("suanli-demo-jobs", lambda stop: _submit_demo_jobs(site, center), after=server.ready)
+        try:
+            # uvicorn raises the signal it caught again once it has stopped: end quietly.
+            with stop_on_signals(agents.stop, signal.SIGINT, signal.SIGTERM):
+                server.run(sockets=[listener])
+        finally:
+            agents.stop.set()
+            agents.join(5)
+    finally:
+        site.close()
+    agents.raise_failure()
+
+
+def _add_local_center(site: _Site, work_dir: Path, center: str, accelerators: str | None) -> None:
+    from suanli.agent.backends import BackendOptions, BadOption, local
+    from suanli.domain.centers import Backend, CenterKind, CenterSpec
+
+    try:
+        made = local.build(BackendOptions(work_dir, accelerators=accelerators))
+    except BadOption as bad:
+        raise error(str(bad), code=EXIT_BAD_INPUT) from None
+    site.ensure_center(
         CenterSpec(name=center, owner="this machine", kind=CenterKind.GENERAL, region="local", backend=Backend.LOCAL)
     )
-    executor = LocalExecutor(settings.home / "agent", declared=accelerators)
-    kind = "declared" if executor.declared else f"detected ({executor.source.value})"
-    capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in executor.pools())
-    executors: list[LocalExecutor | SimulatedExecutor] = [executor]
+    pools = made.executor.pools()
+    capacity = ", ".join(f"{p.name}: {p.nodes} x {p.accelerators_per_node} {p.accelerator}" for p in pools)
 
     def connected(answer: HelloAnswer) -> None:
-        typer.echo(f"Center {answer.center} (this machine): {capacity} ({kind})")
+        typer.echo(f"Center {answer.center} (this machine): {capacity} ({made.capacity})")
         typer.echo(
-            f"Submit work with `suanli --server {url} submit FILE.yaml` (examples/ has job files); "
+            f"Submit work with `suanli --server {site.url} submit FILE.yaml` (examples/ has job files); "
             "Ctrl-C stops Suanli and the jobs running here."
         )
 
-    local_agent = agent_for(center, executor, on_first_hello=connected)
-    demo_agents: list[tuple[Agent, AgentClient]] = []
-    if demo:
-        for spec in DEMO_CENTERS:
-            ensure_center(spec)
-            simulated = SimulatedExecutor(list(spec.pools), catalog=container.catalog)
-            executors.append(simulated)
-            demo_agents.append(agent_for(spec.name, simulated))
+    site.add_agent(center, made.executor, on_first_hello=connected)
 
-    stop = threading.Event()
-    failure: list[BaseException] = []
 
-    class Server(uvicorn.Server):
-        """Stops the agents first (the local one ends the server when it is done), so no request is
-        cut off; a second signal, or agents that have not stopped within STOP_S, stop it anyway."""
+def _refuse_a_home_with_other_centers(site: _Site, settings: Settings, center: str) -> None:
+    """The demo registers its centers and submits sample jobs: in a home that holds a real
+    network it would mix with it. It says so and offers a fresh home instead."""
+    from suanli.adapters.cli.demo import DEMO_CENTERS
 
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            if stop.is_set():
-                super().handle_exit(sig, frame)
-                return
-            stop.set()
-            fallback = threading.Timer(STOP_S, setattr, (self, "should_exit", True))
-            fallback.daemon = True
-            fallback.start()
-
-    config = uvicorn.Config(
-        create_app(container),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
-    server = Server(config)
-
-    def serve_agent(runner: Agent, ends_server: bool) -> None:
-        while not server.started:  # the server answers from here on
-            if stop.wait(0.05):
-                server.should_exit = ends_server
-                return
-        try:
-            runner.run(stop)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            failure.append(exc)
-            stop.set()
-        finally:
-            if ends_server:
-                server.should_exit = True
-
-    def submit_demo_jobs() -> None:
-        while not server.started:
-            if stop.wait(0.05):
-                return
-        samples = [*demo_jobs(), local_demo_job(center)]
-        submitted = container.jobs.submit([spec for _, spec in samples], idempotency_keys=[k for k, _ in samples])
-        typer.echo(
-            f"Demo: {', '.join(spec.name for spec in DEMO_CENTERS)} are SIMULATED centers (they run nothing); "
-            f"{len(submitted)} sample jobs submitted. Watch them: `suanli --server {url} jobs`, "
-            f"`suanli --server {url} center list`, `suanli --server {url} job show ID`."
+    ours = {center, *(spec.name for spec in DEMO_CENTERS)}
+    others = sorted(c.name for c in site.container.centers.list() if c.name not in ours)
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise error(
+            f"the home {settings.home} already has other centers ({shown}); the demo would mix its "
+            "centers and sample jobs with them",
+            [
+                "run the demo in a fresh home: suanli up --demo --home /tmp/suanli-demo",
+                f"or empty this one first (every center and job in it is lost): suanli reset --home {settings.home}",
+            ],
+            code=EXIT_BAD_INPUT,
         )
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # uvicorn raises the signal it caught again once it has stopped: end quietly
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    threads = [threading.Thread(target=serve_agent, args=(local_agent[0], True), name="suanli-agent", daemon=True)]
-    threads += [
-        threading.Thread(target=serve_agent, args=(runner, False), name=f"suanli-demo-agent-{i}", daemon=True)
-        for i, (runner, _) in enumerate(demo_agents)
-    ]
-    if demo:
-        threads.append(threading.Thread(target=submit_demo_jobs, name="suanli-demo-jobs", daemon=True))
-    typer.echo(f"Suanli serving on {url} (API docs {url}/docs; home {settings.home})")
-    for thread in threads:
-        thread.start()
-    try:
-        server.run()
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=5)
-        for made in executors:
-            made.close()
-        for _, client in [local_agent, *demo_agents]:
-            client.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    raise_failure(failure)
-    typer.echo("Suanli stopped")
+def _add_demo_centers(site: _Site) -> None:
+    from suanli.adapters.cli.demo import DEMO_CENTERS
+    from suanli.agent.simulated import SimulatedExecutor
+
+    for spec in DEMO_CENTERS:
+        site.ensure_center(spec)
+        site.add_agent(spec.name, SimulatedExecutor(list(spec.pools), catalog=site.container.catalog))
+
+
+def _start_agents(site: _Site, agents: AgentThreads, ready: threading.Event, end_server: Callable[[], None]) -> None:
+    """Each agent starts once the server answers; the first, this machine's, ends the server
+    when it has stopped (after its jobs), so that no request is cut off."""
+    (_, local), *demos = site.agents
+    agents.start("suanli-agent", local.run, after=ready, then=end_server)
+    for i, (_, runner) in enumerate(demos):
+        agents.start(f"suanli-demo-agent-{i}", runner.run, after=ready)
+
+
+def _submit_demo_jobs(site: _Site, center: str) -> None:
+    from suanli.adapters.cli.demo import DEMO_CENTERS, demo_jobs, local_demo_job
+
+    samples = [*demo_jobs(), local_demo_job(center)]
+    submitted = site.container.jobs.submit([spec for _, spec in samples], idempotency_keys=[k for k, _ in samples])
+    typer.echo(
+        f"Demo: {', '.join(spec.name for spec in DEMO_CENTERS)} are SIMULATED centers (they run nothing); "
+        f"{len(submitted)} sample jobs submitted. Watch them: `suanli --server {site.url} jobs`, "
+        f"`suanli --server {site.url} center list`, `suanli --server {site.url} job show ID`."
+    )

@@ -63,6 +63,7 @@ def center_values(spec: CenterSpec, now: datetime) -> dict[str, Any]:
 
 def center_from_row(row: Row[Any]) -> Center:
     fields = {"name": row.name, "owner": row.owner, "kind": row.kind, "region": row.region, "backend": row.backend}
+    seen = row.last_seen
     try:
         spec = CenterSpec(**fields, pools=tuple(Pool.model_validate(p) for p in row.pools))
     except ValidationError as error:
@@ -74,8 +75,10 @@ def center_from_row(row: Row[Any]) -> Center:
             **fields | {"kind": CenterKind(row.kind), "backend": Backend(row.backend)},
             pools=tuple(Pool.model_construct(**p) for p in row.pools),
         )
-        return Center(spec=unchecked, state=CenterState(row.state), version=row.version, problem=problem)
-    return Center(spec=spec, state=CenterState(row.state), version=row.version, problem=row.problem)
+        return Center(
+            spec=unchecked, state=CenterState(row.state), version=row.version, problem=problem, last_seen=seen
+        )
+    return Center(spec=spec, state=CenterState(row.state), version=row.version, problem=row.problem, last_seen=seen)
 
 
 CENTER_COLUMNS = list(centers.c)

@@ -239,6 +239,11 @@ class SqlStore:
                 counts[JobStatus(status)] = count
         return counts
 
+    def oldest_pending_since(self) -> datetime | None:
+        statement = select(func.min(jobs_table.c.submitted_at)).where(jobs_table.c.status == JobStatus.PENDING.value)
+        with self._read() as connection:
+            return connection.execute(statement).scalar()
+
     # scheduling -----------------------------------------------------------------------------------
 
     def pending_jobs(self, known: frozenset[int] = frozenset()) -> list[PendingJob]:

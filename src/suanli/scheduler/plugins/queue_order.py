@@ -6,11 +6,9 @@ import bisect
 import math
 
 from suanli.scheduler.framework import QueueOrderPlugin
-from suanli.scheduler.registry import register_queue_order
 from suanli.scheduler.request import SchedulingRequest
 
 
-@register_queue_order
 class FifoOrder(QueueOrderPlugin):
     name = "fifo"
 
@@ -18,7 +16,6 @@ class FifoOrder(QueueOrderPlugin):
         return (request.job_id,)
 
 
-@register_queue_order
 class PriorityOrder(QueueOrderPlugin):
     """Higher priority first; first come, first served within a priority."""
 
@@ -28,7 +25,6 @@ class PriorityOrder(QueueOrderPlugin):
         return (-request.priority, request.job_id)
 
 
-@register_queue_order
 class ShortestFirst(QueueOrderPlugin):
     """Least expected service first: expected remaining seconds x accelerators (SJF, SRTF, and
     QSSF when the expectation comes from history). Jobs without an estimate go last, in FIFO order."""
@@ -40,7 +36,6 @@ class ShortestFirst(QueueOrderPlugin):
         return (math.inf if expected is None else expected * max(1, request.accelerators), request.job_id)
 
 
-@register_queue_order
 class LeastAttainedService(QueueOrderPlugin):
     """Tiresias' discretized two-dimensional LAS: a job's attained service is accelerators x time
     it has run; jobs fall into queues by thresholds on it (in accelerator-hours), the lower queue

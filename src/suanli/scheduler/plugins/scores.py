@@ -10,12 +10,10 @@ import numpy as np
 
 from suanli.scheduler.framework import Candidate, CycleContext, ScorePlugin
 from suanli.scheduler.packing import Pick, best_fit_pick, fragmentation_pick, random_pick
-from suanli.scheduler.registry import register_score
 from suanli.scheduler.request import Shape
 from suanli.scheduler.sharing import WHOLE, Demand, SharedNodes, demand_of
 
 
-@register_score
 class PriceScore(ScorePlugin):
     """The cheapest candidate scores 1; one twice as dear scores 0.5."""
 
@@ -27,7 +25,6 @@ class PriceScore(ScorePlugin):
         return 1.0 if price <= 0 else cheapest / price
 
 
-@register_score
 class CarbonScore(ScorePlugin):
     """The lowest-carbon site scores 1, relative to the rest like price."""
 
@@ -39,7 +36,6 @@ class CarbonScore(ScorePlugin):
         return 1.0 if own <= 0 else best / own
 
 
-@register_score
 class PackingScore(ScorePlugin):
     """Fill pools before fragmenting others: the fuller the pool after placement, the better."""
 
@@ -52,7 +48,6 @@ class PackingScore(ScorePlugin):
         return 1.0 - left / pool.total
 
 
-@register_score
 class LoadBalanceScore(ScorePlugin):
     """Spread work: the less loaded the center after placement, the better."""
 
@@ -65,7 +60,6 @@ class LoadBalanceScore(ScorePlugin):
         return 1.0 - used / load.total if load.total else 0.0
 
 
-@register_score
 class SpeedScore(ScorePlugin):
     """The fastest model (the catalog's relative throughput) scores 1; one half as fast, 0.5.
     With heterogeneous accelerators this sends work where it finishes soonest."""
@@ -103,7 +97,6 @@ class _NodeChoosing(ScorePlugin):
         return 0.5
 
 
-@register_score
 class FragmentationScore(_NodeChoosing):
     """FGD: the node and GPU where the job grows GPU fragmentation least, measured against the
     target workload (the simulated trace's mix, else the jobs waiting in the cycle)."""
@@ -116,7 +109,6 @@ class FragmentationScore(_NodeChoosing):
         return fragmentation_pick(nodes, demand, fits, ctx.mix)
 
 
-@register_score
 class BestFitScore(_NodeChoosing):
     """The node left with the least free GPU share after placement (then the fewest CPUs)."""
 
@@ -129,7 +121,6 @@ class BestFitScore(_NodeChoosing):
         return PackingScore().score(shape, candidate, (), CycleContext(0.0))
 
 
-@register_score
 class RandomScore(_NodeChoosing):
     """Any pool and node that fits, with equal chance (a baseline; seeded, so runs repeat)."""
 

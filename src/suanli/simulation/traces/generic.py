@@ -52,61 +52,24 @@ def load_generic(
     name: str | None = None,
     skip_bad: bool = False,
 ) -> Workload:
+    """The jobs of the CSV at ``path``, read through the mapping of fields to columns (above)."""
     path = Path(path)
-    for option, unit in (("time_unit", time_unit), ("duration_unit", duration_unit)):
-        if unit not in UNITS:
-            raise TraceError(path, None, None, f"{option}={unit!r} is not one of {', '.join(UNITS)}")
-    if duration is None and (start is None or end is None):
-        raise TraceError(path, None, None, "map the run time: give duration=<column>, or start= and end=")
-    if keep_status is not None and status is None:
-        raise TraceError(path, None, None, "keep_status needs status=<column>")
+    _check_mapping(path, time_unit, duration_unit, duration, start, end, status, keep_status)
     mapped = {
         "submit": submit, "duration": duration, "start": start, "end": end, "gpus": gpus,
         "gpu_milli": gpu_milli, "cpus": cpus, "nodes": nodes, "user": user, "group": group,
         "id": id, "model": model, "status": status,
     }  # fmt: skip
-    columns = [c for c in mapped.values() if c is not None]
-    table = open_table(path, list(dict.fromkeys(columns)), "trace (check the column mapping)")
-    ix = {key: table.index[c] for key, c in mapped.items() if c is not None}
-    read_time = _time_reader(time_unit, time_format)
-    duration_factor = UNITS[duration_unit]
-    wanted = frozenset(keep_status) if keep_status is not None else None
-
-    def text(row: list[str], key: str) -> str:
-        return row[ix[key]].strip() if key in ix else ""
-
-    def parse(line: int, row: list[str]) -> tuple[float, TraceJob] | None:
-        job_status = text(row, "status") or None
-        if wanted is not None and job_status not in wanted:
-            return None
-        submitted = read_time(row[ix["submit"]], mapped["submit"] or "")
-        if duration is not None:
-            run = number(row[ix["duration"]], duration) * duration_factor
-        else:
-            began = read_time(row[ix["start"]], start or "")
-            ended = read_time(row[ix["end"]], end or "")
-            if ended < began:
-                raise BadField(end, f"{row[ix['end']].strip()!r} is before the start {row[ix['start']].strip()!r}")
-            run = ended - began
-        n_gpus = integer(row[ix["gpus"]], gpus or "") if "gpus" in ix else 0
-        milli = integer(row[ix["gpu_milli"]], gpu_milli or "") if "gpu_milli" in ix else (1000 if n_gpus else 0)
-        if milli > 1000:
-            raise BadField(gpu_milli, f"{milli} is more than one GPU (1000 = a whole GPU)")
-        return submitted, TraceJob(
-            id=text(row, "id") or f"row-{line - 1}",
-            submit_s=submitted,
-            duration_s=run,
-            gpus=n_gpus,
-            gpu_milli=milli,
-            cpus=number(row[ix["cpus"]], cpus or "") if "cpus" in ix else 0.0,
-            nodes=integer(row[ix["nodes"]], nodes or "") if "nodes" in ix else 0,
-            user=text(row, "user"),
-            group=text(row, "group"),
-            model=text(row, "model") or None,
-            status=job_status,
-        )
-
-    rows, skips = collect(table, parse, skip_bad)
+    columns = {key: c for key, c in mapped.items() if c is not None}
+    table = open_table(path, list(dict.fromkeys(columns.values())), "trace (check the column mapping)")
+    reader = _RowReader(
+        columns,
+        {key: table.index[c] for key, c in columns.items()},
+        _time_reader(time_unit, time_format),
+        UNITS[duration_unit],
+        frozenset(keep_status) if keep_status is not None else None,
+    )
+    rows, skips = collect(table, reader.parse, skip_bad)
     origin = min((s for s, _ in rows), default=0.0)
     jobs = [_shift(job, origin) for _, job in rows]
     return Workload(
@@ -118,6 +81,86 @@ def load_generic(
         skip_reasons=tuple(skips.reasons),
         epoch_s=origin if rows and time_format is not None else None,
     )
+
+
+def _check_mapping(
+    path: Path,
+    time_unit: str,
+    duration_unit: str,
+    duration: str | None,
+    start: str | None,
+    end: str | None,
+    status: str | None,
+    keep_status: Collection[str] | None,
+) -> None:
+    """Mistakes in the mapping itself: an unknown unit, no run time, a status filter without its column."""
+    for option, unit in (("time_unit", time_unit), ("duration_unit", duration_unit)):
+        if unit not in UNITS:
+            raise TraceError(path, None, None, f"{option}={unit!r} is not one of {', '.join(UNITS)}")
+    if duration is None and (start is None or end is None):
+        raise TraceError(path, None, None, "map the run time: give duration=<column>, or start= and end=")
+    if keep_status is not None and status is None:
+        raise TraceError(path, None, None, "keep_status needs status=<column>")
+
+
+class _RowReader:
+    """One row of the CSV as a job, through the column mapping (field -> column name)."""
+
+    def __init__(
+        self,
+        columns: dict[str, str],
+        ix: dict[str, int],
+        read_time: Callable[[str, str], float],
+        duration_factor: float,
+        wanted: frozenset[str] | None,
+    ) -> None:
+        self.columns = columns  # the mapped fields' columns
+        self.ix = ix  # the mapped fields' positions in a row
+        self.read_time = read_time
+        self.duration_factor = duration_factor
+        self.wanted = wanted  # the statuses kept (None: every row)
+
+    def text(self, row: list[str], key: str) -> str:
+        return row[self.ix[key]].strip() if key in self.ix else ""
+
+    def parse(self, line: int, row: list[str]) -> tuple[float, TraceJob] | None:
+        """(its absolute submit time, the job), or None for a row whose status is not kept."""
+        job_status = self.text(row, "status") or None
+        if self.wanted is not None and job_status not in self.wanted:
+            return None
+        ix, columns = self.ix, self.columns
+        submitted = self.read_time(row[ix["submit"]], columns["submit"])
+        run = self.run_time(row)
+        n_gpus = integer(row[ix["gpus"]], columns["gpus"]) if "gpus" in ix else 0
+        milli = integer(row[ix["gpu_milli"]], columns["gpu_milli"]) if "gpu_milli" in ix else (1000 if n_gpus else 0)
+        if milli > 1000:
+            raise BadField(columns["gpu_milli"], f"{milli} is more than one GPU (1000 = a whole GPU)")
+        return submitted, TraceJob(
+            id=self.text(row, "id") or f"row-{line - 1}",
+            submit_s=submitted,
+            duration_s=run,
+            gpus=n_gpus,
+            gpu_milli=milli,
+            cpus=number(row[ix["cpus"]], columns["cpus"]) if "cpus" in ix else 0.0,
+            nodes=integer(row[ix["nodes"]], columns["nodes"]) if "nodes" in ix else 0,
+            user=self.text(row, "user"),
+            group=self.text(row, "group"),
+            model=self.text(row, "model") or None,
+            status=job_status,
+        )
+
+    def run_time(self, row: list[str]) -> float:
+        """Seconds: the duration column, or end - start."""
+        ix, columns = self.ix, self.columns
+        if "duration" in ix:
+            return number(row[ix["duration"]], columns["duration"]) * self.duration_factor
+        began = self.read_time(row[ix["start"]], columns["start"])
+        ended = self.read_time(row[ix["end"]], columns["end"])
+        if ended < began:
+            raise BadField(
+                columns["end"], f"{row[ix['end']].strip()!r} is before the start {row[ix['start']].strip()!r}"
+            )
+        return ended - began
 
 
 def _shift(job: TraceJob, origin: float) -> TraceJob:

@@ -1,1 +1,1 @@
-"""One router per resource; each is built around the container it serves."""
+"""One router per resource; each factory takes only the services and settings its routes use."""

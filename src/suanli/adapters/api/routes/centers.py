@@ -7,25 +7,47 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from suanli.adapters.api.agent_schemas import TokenOut, TokensRevokedOut
 from suanli.adapters.api.responses import json_response, problem_docs
-from suanli.adapters.api.schemas import CenterListOut, CenterOut, PoolsIn
-from suanli.composition import Container
 from suanli.domain.centers import NAME_PATTERN, Center, CenterSpec, CenterState
+from suanli.protocol.agent import TokenOut, TokensRevokedOut
+from suanli.protocol.rest import CenterListOut, CenterOut, PoolsIn
+from suanli.services.agents import AgentService
+from suanli.services.centers import CenterService
+from suanli.services.scheduling import SchedulingService
 
 CenterName = Annotated[str, Path(min_length=1, max_length=63, pattern=NAME_PATTERN, description="the center's name")]
 
 
-def centers_router(container: Container) -> APIRouter:
+def centers_router(centers: CenterService, scheduling: SchedulingService, agents: AgentService) -> APIRouter:
     router = APIRouter(prefix="/centers", tags=["centers"])
-    centers = container.centers
+    capacity = Capacity(scheduling, centers)
+    add_listing_routes(router, centers, capacity)
+    add_change_routes(router, centers, capacity)
+    add_token_routes(router, agents)
+    return router
 
-    def free_by_pool() -> dict[tuple[str, str], int]:
-        snapshot = container.scheduling.snapshot()
+
+class Capacity:
+    """A center as the API shows it: with the free accelerators of the scheduler's snapshot and
+    whether its agent is connected."""
+
+    def __init__(self, scheduling: SchedulingService, centers: CenterService) -> None:
+        self.scheduling = scheduling
+        self.centers = centers
+
+    def free_by_pool(self) -> dict[tuple[str, str], int]:
+        snapshot = self.scheduling.snapshot()
         return {(pool.center, pool.name): pool.free_total for pool in snapshot.pools}
 
-    def out(center: Center) -> Response:
-        return json_response(CenterOut.from_center(center, free_by_pool()))
+    def out(self, center: Center, status: int = 200) -> Response:
+        return json_response(self.shown(center, self.free_by_pool()), status)
+
+    def shown(self, center: Center, free: dict[tuple[str, str], int]) -> CenterOut:
+        return CenterOut.from_center(center, free, self.centers.presence(center))
+
+
+def add_listing_routes(router: APIRouter, centers: CenterService, capacity: Capacity) -> None:
+    """Register, list, show."""
 
     @router.post(
         "",
@@ -35,18 +57,21 @@ def centers_router(container: Container) -> APIRouter:
         summary="Register a center",
     )
     def add_center(spec: CenterSpec) -> Response:
-        center = centers.add(spec)
-        return json_response(CenterOut.from_center(center, free_by_pool()), 201)
+        return capacity.out(centers.add(spec), 201)
 
     @router.get("", response_model=CenterListOut, summary="List centers with their capacity")
     def list_centers() -> Response:
-        free = free_by_pool()
-        listed = [CenterOut.from_center(c, free) for c in centers.list()]
+        free = capacity.free_by_pool()
+        listed = [capacity.shown(c, free) for c in centers.list()]
         return json_response(CenterListOut.model_construct(centers=listed))
 
     @router.get("/{name}", response_model=CenterOut, responses=problem_docs(404, 422), summary="Show a center")
     def get_center(name: CenterName) -> Response:
-        return out(centers.get(name))
+        return capacity.out(centers.get(name))
+
+
+def add_change_routes(router: APIRouter, centers: CenterService, capacity: Capacity) -> None:
+    """Resize pools, drain, resume, delete."""
 
     @router.put(
         "/{name}/pools",
@@ -55,7 +80,7 @@ def centers_router(container: Container) -> APIRouter:
         summary="Replace a center's pools",
     )
     def set_pools(name: CenterName, body: PoolsIn) -> Response:
-        return out(centers.set_pools(name, body.pools))
+        return capacity.out(centers.set_pools(name, body.pools))
 
     @router.post(
         "/{name}/drain",
@@ -64,13 +89,13 @@ def centers_router(container: Container) -> APIRouter:
         summary="Stop placing new work on a center; what runs there goes on",
     )
     def drain_center(name: CenterName) -> Response:
-        return out(centers.drain(name))
+        return capacity.out(centers.drain(name))
 
     @router.post(
         "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409, 422), summary="Take new work again"
     )
     def resume_center(name: CenterName) -> Response:
-        return out(centers.set_state(name, CenterState.ONLINE))
+        return capacity.out(centers.set_state(name, CenterState.ONLINE))
 
     @router.delete(
         "/{name}",
@@ -81,6 +106,10 @@ def centers_router(container: Container) -> APIRouter:
     def delete_center(name: CenterName) -> Response:
         centers.delete(name)
         return Response(status_code=204)
+
+
+def add_token_routes(router: APIRouter, agents: AgentService) -> None:
+    """Mint and revoke the tokens of a center's agent."""
 
     @router.post(
         "/{name}/tokens",
@@ -94,9 +123,9 @@ def centers_router(container: Container) -> APIRouter:
         rotate: Annotated[bool, Query(description="also revoke every older token of the center")] = False,
     ) -> Response:
         if rotate:
-            token, revoked = container.agents.rotate_token(name)
+            token, revoked = agents.rotate_token(name)
             return json_response(TokenOut(center=name, token=token, revoked=revoked), 201)
-        return json_response(TokenOut(center=name, token=container.agents.mint_token(name)), 201)
+        return json_response(TokenOut(center=name, token=agents.mint_token(name)), 201)
 
     @router.delete(
         "/{name}/tokens",
@@ -105,6 +134,4 @@ def centers_router(container: Container) -> APIRouter:
         summary="Revoke every token of the center: its agent is refused from its next request",
     )
     def revoke_tokens(name: CenterName) -> Response:
-        return json_response(TokensRevokedOut(center=name, revoked=container.agents.revoke_tokens(name)))
-
-    return router
+        return json_response(TokensRevokedOut(center=name, revoked=agents.revoke_tokens(name)))

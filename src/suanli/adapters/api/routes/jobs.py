@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
-from suanli.adapters.api.agent_schemas import AttemptListOut, AttemptOut
 from suanli.adapters.api.bulk import BulkGate, count_jobs
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
-from suanli.adapters.api.schemas import (
-    IDEMPOTENCY_KEY_MAX,
-    ExplainOut,
-    JobBatchIn,
-    JobListOut,
-    JobOut,
-    JobPageOut,
-)
-from suanli.composition import Container
 from suanli.domain.errors import InvalidSpec
+from suanli.domain.job import Job
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.limits import (
@@ -35,7 +26,20 @@ from suanli.domain.limits import (
     NO_NUL_PATTERN,
 )
 from suanli.domain.tenants import DEFAULT_TENANT
+from suanli.protocol.agent import AttemptListOut, AttemptOut
+from suanli.protocol.rest import (
+    IDEMPOTENCY_KEY_MAX,
+    ExplainOut,
+    JobBatchIn,
+    JobListOut,
+    JobOut,
+    JobPageOut,
+)
+from suanli.services.agents import AgentService
+from suanli.services.jobs import JobService
 from suanli.services.ports import JobFilter
+from suanli.services.scheduling import SchedulingService
+from suanli.services.waiting import WaitingReasons
 
 MAX_LOG_READ = 1024 * 1024  # bytes of log in one answer
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
@@ -119,10 +123,61 @@ def submitted_at(spec: JobSpec, now: datetime, where: str = "") -> None:
         raise InvalidSpec(error.message, field=f"{where}{error.field}") from None
 
 
-def jobs_router(container: Container) -> APIRouter:
+def jobs_router(
+    jobs: JobService,
+    scheduling: SchedulingService,
+    waiting: WaitingReasons,
+    agents: AgentService,
+    max_jobs_per_request: int,
+) -> APIRouter:
     router = APIRouter(prefix="/jobs", tags=["jobs"])
-    jobs = container.jobs
-    max_batch = container.settings.max_jobs_per_request
+    add_submit_routes(router, jobs, max_jobs_per_request)
+    add_list_route(router, jobs, waiting)
+    add_job_routes(router, jobs, scheduling, waiting)
+    add_attempt_routes(router, jobs, agents)
+    return router
+
+
+IfUnfit = Annotated[
+    Literal["queue", "refuse"],
+    Query(
+        description=(
+            "a job that no registered pool could ever run: queue it anyway (for a center that will join "
+            "later; the answer's `warning` says why it cannot run now) or refuse it with the reason (422)"
+        )
+    ),
+]
+
+
+def out_with_warning(jobs: JobService, job: Job, if_unfit: str) -> JobOut:
+    return JobOut.from_job(job, warning=jobs.why_unfit(job.spec) if if_unfit == "queue" else "")
+
+
+def store_batch(jobs: JobService, max_batch: int, body: bytes, if_unfit: str = "queue") -> Response:
+    """Parses, checks and stores a batch (in a worker thread: see ``submit_batch``)."""
+    count = count_jobs(body)  # before any job object exists: a batch's memory is its jobs
+    if count is not None and count > max_batch:
+        raise BatchTooLarge(
+            f"the batch holds {count} jobs; the server accepts at most {max_batch} per request "
+            "(setting max_jobs_per_request); split it",
+            field="jobs",
+        )
+    items = JobBatchIn.model_validate_json(body).jobs
+    now = jobs.clock.now()
+    specs: list[JobSpec] = []
+    keys: list[str | None] = []
+    for i, item in enumerate(items):
+        submitted_at(item, now, f"jobs[{i}].")
+        specs.append(item.to_spec())
+        keys.append(item.idempotency_key)
+    del items
+    saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys, refuse_unfit=if_unfit == "refuse")
+    del specs
+    return json_response(JobListOut.model_construct(jobs=[out_with_warning(jobs, j, if_unfit) for j in saved]), 201)
+
+
+def add_submit_routes(router: APIRouter, jobs: JobService, max_batch: int) -> None:
+    """Submit one job, or a batch of them."""
 
     @router.post(
         "",
@@ -142,35 +197,17 @@ def jobs_router(container: Container) -> APIRouter:
                 description="a retry with the same key returns the job the first request made",
             ),
         ] = None,
+        if_unfit: IfUnfit = "queue",
     ) -> Response:
         # Async on purpose: the request waits for the group-commit writer without holding a
         # worker thread, which saves a thread hand-off per request (about a third of its cost).
         submitted_at(spec, jobs.clock.now())
         job = await asyncio.wrap_future(
-            jobs.submit_one_later(spec, tenant_id=DEFAULT_TENANT, idempotency_key=idempotency_key)
-        )
-        return json_response(JobOut.from_job(job), 201)
-
-    def store_batch(body: bytes) -> Response:
-        count = count_jobs(body)  # before any job object exists: a batch's memory is its jobs
-        if count is not None and count > max_batch:
-            raise BatchTooLarge(
-                f"the batch holds {count} jobs; the server accepts at most {max_batch} per request "
-                "(setting max_jobs_per_request); split it",
-                field="jobs",
+            jobs.submit_one_later(
+                spec, tenant_id=DEFAULT_TENANT, idempotency_key=idempotency_key, refuse_unfit=if_unfit == "refuse"
             )
-        items = JobBatchIn.model_validate_json(body).jobs
-        now = jobs.clock.now()
-        specs: list[JobSpec] = []
-        keys: list[str | None] = []
-        for i, item in enumerate(items):
-            submitted_at(item, now, f"jobs[{i}].")
-            specs.append(item.to_spec())
-            keys.append(item.idempotency_key)
-        del items
-        saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys)
-        del specs
-        return json_response(JobListOut.model_construct(jobs=[JobOut.from_job(j) for j in saved]), 201)
+        )
+        return json_response(out_with_warning(jobs, job, if_unfit), 201)
 
     @router.post(
         "/batch",
@@ -180,14 +217,18 @@ def jobs_router(container: Container) -> APIRouter:
         summary="Submit many jobs: all are stored, or none",
         openapi_extra=json_body_doc(JobBatchIn),
     )
-    async def submit_batch(request: Request) -> Response:
+    async def submit_batch(request: Request, if_unfit: IfUnfit = "queue") -> Response:
         # The body is read only once the batch has its turn (bulk.BulkGate), and parsed and
         # validated in a worker thread, not by FastAPI on the event loop: a batch of tens of
         # thousands of jobs would otherwise stall every other request.
         require_json(request)
         gate: BulkGate = request.app.state.bulk_gate
         async with gate.turn():
-            return await run_in_threadpool(store_batch, await request.body())
+            return await run_in_threadpool(store_batch, jobs, max_batch, await request.body(), if_unfit)
+
+
+def add_list_route(router: APIRouter, jobs: JobService, waiting: WaitingReasons) -> None:
+    """List with filters, newest first, a page at a time."""
 
     @router.get("", response_model=JobPageOut, responses=problem_docs(422), summary="List jobs, newest first")
     def list_jobs(
@@ -223,15 +264,21 @@ def jobs_router(container: Container) -> APIRouter:
             label=parse_label(label),
         )
         page = jobs.list(filter, after=parse_cursor(cursor), limit=limit)
+        reasons = waiting.of(page.jobs)
         out = JobPageOut.model_construct(
-            jobs=[JobOut.from_job(j) for j in page.jobs],
+            jobs=[JobOut.from_job(j, waiting_reason=reasons.get(j.id, "")) for j in page.jobs],
             next_cursor=str(page.next_cursor) if page.next_cursor is not None else None,
         )
         return json_response(out)
 
+
+def add_job_routes(router: APIRouter, jobs: JobService, scheduling: SchedulingService, waiting: WaitingReasons) -> None:
+    """One job: show, cancel, explain."""
+
     @router.get(f"/{JOB}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
     def get_job(job_id: JobId) -> Response:
-        return json_response(JobOut.from_job(jobs.get(job_id, DEFAULT_TENANT)))
+        job = jobs.get(job_id, DEFAULT_TENANT)
+        return json_response(JobOut.from_job(job, waiting_reason=waiting.of([job]).get(job.id, "")))
 
     @router.post(f"/{JOB}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job")
     def cancel_job(job_id: JobId) -> Response:
@@ -245,8 +292,14 @@ def jobs_router(container: Container) -> APIRouter:
     )
     def explain_job(job_id: JobId) -> Response:
         job = jobs.get(job_id, DEFAULT_TENANT)
-        reasons = container.scheduling.explain(job)
+        reasons = scheduling.explain(job)
+        if job.status is JobStatus.SCHEDULED and (waits := waiting.of([job]).get(job.id)):
+            reasons.append(waits)  # placed on a center whose agent never connected, or fell silent
         return json_response(ExplainOut.model_construct(job_id=job.id, status=job.status, reasons=reasons))
+
+
+def add_attempt_routes(router: APIRouter, jobs: JobService, agents: AgentService) -> None:
+    """One job's attempts and their output."""
 
     @router.get(
         f"/{JOB}/attempts",
@@ -256,7 +309,7 @@ def jobs_router(container: Container) -> APIRouter:
     )
     def list_attempts(job_id: JobId) -> Response:
         jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
-        attempts = [AttemptOut.from_attempt(a) for a in container.agents.attempts(job_id)]
+        attempts = [AttemptOut.from_attempt(a) for a in agents.attempts(job_id)]
         return json_response(AttemptListOut(attempts=attempts))
 
     @router.get(
@@ -276,7 +329,7 @@ def jobs_router(container: Container) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_LOG_READ)] = MAX_LOG_READ,
     ) -> Response:
         jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
-        read = container.agents.read_log(job_id, attempt, offset, limit)
+        read = agents.read_log(job_id, attempt, offset, limit)
         headers = {
             "X-Suanli-Attempt": str(read.attempt),
             "X-Suanli-Next-Offset": str(read.next_offset),
@@ -286,5 +339,3 @@ def jobs_router(container: Container) -> APIRouter:
             return Response(read.data, media_type="application/octet-stream", headers=headers)
         text = read.data.decode("utf-8", errors="replace")
         return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
-
-    return router

@@ -1,0 +1,274 @@
+"""The wire format of the REST API: what requests carry and what responses return.
+
+These are API schemas, not domain models: the edge converts between the two (``from_job``,
+``from_center``). The server's routes (``suanli.adapters.api``) answer with these classes and the
+SDK (``suanli.client``) parses responses with the same ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from suanli.domain.centers import AgentPresence, Backend, Center, CenterKind, CenterState, Pool
+from suanli.domain.job import Job, Placement
+from suanli.domain.job_status import JobStatus
+from suanli.domain.jobs import JobSpec
+from suanli.domain.limits import NoNul
+
+IDEMPOTENCY_KEY_MAX = 200
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where in the input, e.g. resources.accelerators[0]; 'body' for the whole body")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str = ""
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+
+class PlacementOut(BaseModel):
+    center: str
+    pool: str
+    accelerator: str
+    accelerators_per_node: int
+    node_indices: tuple[int, ...]
+    price_per_hour: float = Field(description="CNY per hour for the whole job")
+    reason: str = ""
+
+    @classmethod
+    def from_placement(cls, placement: Placement) -> PlacementOut:
+        return cls.model_construct(
+            center=placement.center,
+            pool=placement.pool,
+            accelerator=placement.accelerator,
+            accelerators_per_node=placement.accelerators_per_node,
+            node_indices=placement.node_indices,
+            price_per_hour=placement.price_per_hour,
+            reason=placement.reason,
+        )
+
+
+class JobOut(BaseModel):
+    id: int
+    tenant_id: str
+    name: str
+    status: JobStatus
+    priority: int
+    attempts: int
+    message: str = ""
+    waiting_reason: str = Field(
+        default="",
+        description="why a waiting job waits, in one line (in lists and on show; `explain` gives every reason)",
+    )
+    warning: str = Field(
+        default="", description="on submission: why no registered pool could ever run the job (it is queued anyway)"
+    )
+    placement: PlacementOut | None = None
+    submitted_at: datetime
+    updated_at: datetime
+    spec: JobSpec
+
+    @classmethod
+    def from_job(cls, job: Job, *, waiting_reason: str = "", warning: str = "") -> JobOut:
+        # The domain object is already valid: construct without validating it a second time.
+        return cls.model_construct(
+            id=job.id,
+            tenant_id=job.tenant_id,
+            name=job.spec.name,
+            status=job.status,
+            priority=job.spec.priority,
+            attempts=job.attempts,
+            message=job.message,
+            waiting_reason=waiting_reason,
+            warning=warning,
+            placement=PlacementOut.from_placement(job.placement) if job.placement is not None else None,
+            submitted_at=job.submitted_at,
+            updated_at=job.updated_at,
+            spec=job.spec,
+        )
+
+
+class JobPageOut(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= to get the next page; null on the last page"
+    )
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+
+
+class BatchJobIn(JobSpec):
+    """A job spec plus, optionally, its own idempotency key."""
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX), NoNul()] | None = None
+
+    def to_spec(self) -> JobSpec:
+        names = JobSpec.model_fields
+        return JobSpec.model_construct(
+            _fields_set=self.model_fields_set - {"idempotency_key"},
+            **{name: getattr(self, name) for name in names},
+        )
+
+
+class JobBatchIn(BaseModel):
+    """Several jobs stored together: all of them, or none when any one is invalid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[BatchJobIn] = Field(min_length=1)
+
+
+class ExplainOut(BaseModel):
+    job_id: int
+    status: JobStatus
+    reasons: list[str]
+
+
+# -- centers --------------------------------------------------------------------------------------
+
+
+class PoolOut(BaseModel):
+    name: str
+    accelerator: str
+    accelerators_per_node: int
+    cpus_per_node: int
+    memory_gb_per_node: float
+    nodes: int
+    price_per_accelerator_hour: float
+    carbon_intensity: float
+    share_gpus: bool = False
+    total_accelerators: int = Field(description="accelerators_per_node x nodes")
+    free_accelerators: int = Field(description="not held by a SCHEDULED or RUNNING job")
+
+    def to_pool(self) -> Pool:
+        return Pool.model_validate(self.model_dump(exclude={"total_accelerators", "free_accelerators"}))
+
+
+class CenterOut(BaseModel):
+    name: str
+    owner: str
+    kind: CenterKind
+    region: str
+    backend: Backend
+    state: CenterState = Field(description="ONLINE or DRAINING as its operator set it; OFFLINE: its agent fell silent")
+    condition: str = Field(
+        default="",
+        description=(
+            "the state as people see it: ONLINE; NO_AGENT (no agent has ever connected: jobs placed there "
+            "wait for one); UNHEALTHY (its agent reports a backend problem); DRAINING; OFFLINE"
+        ),
+    )
+    agent: AgentPresence = Field(
+        default=AgentPresence.NEVER,
+        description="connected; silent (heard from, but not lately: it goes OFFLINE soon); never (no agent yet)",
+    )
+    agent_last_seen: datetime | None = Field(default=None, description="when its agent last spoke to the server")
+    problem: str = Field(default="", description="what the center's agent reports wrong with its backend")
+    version: int
+    pools: list[PoolOut]
+    total_accelerators: int
+    free_accelerators: int
+
+    @classmethod
+    def from_center(cls, center: Center, free: dict[tuple[str, str], int], agent: AgentPresence) -> CenterOut:
+        """``free`` maps (center, pool) to free accelerators, from the scheduler's snapshot."""
+        pools = [
+            PoolOut.model_construct(
+                name=pool.name,
+                accelerator=pool.accelerator,
+                accelerators_per_node=pool.accelerators_per_node,
+                cpus_per_node=pool.cpus_per_node,
+                memory_gb_per_node=pool.memory_gb_per_node,
+                nodes=pool.nodes,
+                price_per_accelerator_hour=pool.price_per_accelerator_hour,
+                carbon_intensity=pool.carbon_intensity,
+                share_gpus=pool.share_gpus,
+                total_accelerators=pool.accelerators,
+                free_accelerators=free.get((center.name, pool.name), pool.accelerators),
+            )
+            for pool in center.pools
+        ]
+        spec = center.spec
+        return cls.model_construct(
+            name=spec.name,
+            owner=spec.owner,
+            kind=spec.kind,
+            region=spec.region,
+            backend=spec.backend,
+            state=center.state,
+            condition=center.shown_state(agent),
+            agent=agent,
+            agent_last_seen=center.last_seen,
+            problem=center.problem,
+            version=center.version,
+            pools=pools,
+            total_accelerators=sum(p.total_accelerators for p in pools),
+            free_accelerators=sum(p.free_accelerators for p in pools),
+        )
+
+
+class CenterListOut(BaseModel):
+    centers: list[CenterOut]
+
+
+class PoolsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pools: tuple[Pool, ...] = Field(max_length=256)
+
+
+# -- health ---------------------------------------------------------------------------------------
+
+
+class SchedulerHealth(BaseModel):
+    leader: bool = Field(description="this server process runs the scheduling cycles")
+    cycles: int = Field(description="cycles this process has run since it started")
+    last_error: str = ""
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    database: str = Field(description="sqlite or postgresql")
+    scheduler: SchedulerHealth
+
+
+class CenterGlanceOut(BaseModel):
+    name: str
+    condition: str = Field(description="ONLINE, NO_AGENT, UNHEALTHY, DRAINING or OFFLINE (see CenterOut)")
+    agent: AgentPresence
+    agent_last_seen: datetime | None = None
+    total_accelerators: int
+    free_accelerators: int
+
+
+class QueueOut(BaseModel):
+    jobs: dict[JobStatus, int] = Field(description="how many jobs are in each status")
+    oldest_pending_since: datetime | None = Field(
+        default=None, description="when the longest-waiting PENDING job was submitted"
+    )
+
+
+class StatusOut(BaseModel):
+    """The network at a glance: what `suanli status` shows."""
+
+    health: HealthOut
+    leader: str = Field(description="the server process that last placed work (host:pid:id); empty before any")
+    last_placement_at: datetime | None = None
+    centers: list[CenterGlanceOut]
+    queue: QueueOut
