@@ -21,13 +21,17 @@ import time
 from pathlib import Path
 
 import httpx
-from server import BIG_CENTER, JOB, postgres_schema, running_server
+from server import BIG_CENTER, JOB, auth_headers, postgres_schema, running_server
 
 
 def wrk(url: str, connections: int, seconds: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         body = json.dumps(JOB).replace("\\", "\\\\").replace('"', '\\"')
-        script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n')
+        token = auth_headers()["Authorization"]
+        script.write(
+            f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "{token}"\n'
+        )
     out = subprocess.run(
         [
             "wrk",
@@ -63,7 +67,7 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, float]:
 
 def bulk(url: str, batches: int = 5, size: int = 10_000) -> dict[str, float]:
     jobs = [dict(JOB, name=f"bulk-{i}") for i in range(size)]
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, headers=auth_headers()) as client:
         started = time.perf_counter()
         for _ in range(batches):
             response = client.post("/api/v1/jobs/batch", json={"jobs": jobs})
@@ -77,7 +81,7 @@ def listing(url: str, waiting: int = 1_000, rounds: int = 20) -> dict[str, float
     (placed on a center whose agent never connected), and ``waiting`` PENDING jobs, each tried
     against the whole fleet (they ask for 16 GPUs per node on 8-GPU nodes, so none ever starts)."""
     stuck = [dict(JOB, name=f"stuck-{i}", resources={"accelerators": ["A100-80G:16"]}) for i in range(waiting)]
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, headers=auth_headers()) as client:
         client.post("/api/v1/jobs/batch", json={"jobs": stuck}).raise_for_status()
 
         def median_ms(params: dict[str, object]) -> float:
@@ -97,7 +101,7 @@ def listing(url: str, waiting: int = 1_000, rounds: int = 20) -> dict[str, float
 def run(database: str, seconds: int) -> dict[str, object]:
     def measure(database_url: str | None) -> dict[str, object]:
         with running_server(database_url) as (url, _):
-            httpx.post(f"{url}/api/v1/centers", json=BIG_CENTER).raise_for_status()
+            httpx.post(f"{url}/api/v1/centers", json=BIG_CENTER, headers=auth_headers()).raise_for_status()
             result: dict[str, object] = {
                 "sequential": wrk(url, 1, seconds),
                 "concurrent_16": wrk(url, 16, seconds),

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psutil
-from server import postgres_schema, running_server
+from server import auth_headers, postgres_schema, running_server
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # the server's defaults (settings max_body_bytes, max_jobs_per_request)
 MAX_JOBS = 100_000
@@ -98,7 +98,7 @@ def measure(database_url: str | None, concurrent: int) -> dict[str, object]:
 
     def post(body: bytes, *, stream: bool = False) -> Callable[[], int]:
         def send() -> int:
-            with httpx.Client(base_url=url, timeout=600) as client:
+            with httpx.Client(base_url=url, timeout=600, headers=auth_headers()) as client:
 
                 def chunks() -> Iterator[bytes]:
                     for i in range(0, len(body), 65536):

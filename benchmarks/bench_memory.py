@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from server import BIG_CENTER, JOB, running_server
+from server import BIG_CENTER, JOB, auth_headers, running_server
 from sqlalchemy import text
 
 from suanli.adapters.storage.engine import make_engine
@@ -69,7 +69,7 @@ def main() -> None:
 
             sampler = threading.Thread(target=sample)
             sampler.start()
-            with httpx.Client(base_url=base, timeout=120) as client:
+            with httpx.Client(base_url=base, timeout=120, headers=auth_headers()) as client:
                 client.post("/api/v1/centers", json=BIG_CENTER).raise_for_status()
                 time.sleep(3)  # cycles place the pending backlog
                 cursor, pages = None, 0

@@ -40,6 +40,11 @@ def postgres_schema() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def auth_headers() -> dict[str, str]:
+    """The Authorization header of the admin token ``running_server`` set in SUANLI_TOKEN."""
+    return {"Authorization": f"Bearer {os.environ['SUANLI_TOKEN']}"}
+
+
 @contextlib.contextmanager
 def running_server(database_url: str | None = None, home: Path | None = None) -> Iterator[tuple[str, int]]:
     """Yields (base URL, server pid)."""
@@ -68,6 +73,9 @@ def running_server(database_url: str | None = None, home: Path | None = None) ->
                         f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
                     )
                 time.sleep(0.2)
+            # Signed in as the admin the server made for its new home: the SDK reads SUANLI_TOKEN,
+            # raw HTTP clients send auth_headers().
+            os.environ["SUANLI_TOKEN"] = (Path(home or tmp) / "token").read_text().strip()
             yield url, proc.pid
         finally:
             proc.terminate()

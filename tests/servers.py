@@ -26,6 +26,16 @@ class Server:
     home: Path
     process: subprocess.Popen[bytes]
 
+    @property
+    def token(self) -> str:
+        """The admin token the server made for its new home (several servers on one database:
+        the first one's home holds it)."""
+        return (self.home / "token").read_text().strip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

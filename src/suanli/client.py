@@ -3,6 +3,7 @@
     from suanli.client import SuanliClient, load_job_specs
 
     with SuanliClient() as client:              # $SUANLI_SERVER, else http://127.0.0.1:8642
+                                                # token: $SUANLI_TOKEN, else $SUANLI_HOME/token
         jobs = client.submit_many(load_job_specs("jobs.yaml"))
         print(client.explain_job(jobs[0].id).reasons)
 
@@ -16,6 +17,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +25,26 @@ import httpx
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from suanli.agent.token_source import read_token_file
 from suanli.domain.centers import CenterSpec, Pool
 from suanli.domain.errors import field_path
+from suanli.domain.identity import (
+    OrganizationKind,
+    PrincipalKind,
+    Role,
+    Scope,
+    is_well_formed_token,
+    token_prefix,
+)
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.protocol.agent import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
 from suanli.protocol.rest import (
+    ApiTokenCreatedOut,
+    ApiTokenListOut,
+    ApiTokenOut,
+    AuditPageOut,
+    AuditVerifyOut,
     CenterListOut,
     CenterOut,
     ExplainOut,
@@ -37,11 +53,20 @@ from suanli.protocol.rest import (
     JobListOut,
     JobOut,
     JobPageOut,
+    MemberOut,
+    OrganizationListOut,
+    OrganizationOut,
+    ProjectListOut,
+    ProjectOut,
     StatusOut,
+    WhoamiOut,
 )
 
 __all__ = [
     "DEFAULT_SERVER",
+    "TOKEN_VARIABLE",
+    "ApiTokenCreatedOut",
+    "ApiTokenOut",
     "AttemptOut",
     "CenterOut",
     "ExplainOut",
@@ -50,18 +75,26 @@ __all__ = [
     "JobOut",
     "JobPageOut",
     "LogChunk",
+    "MemberOut",
+    "OrganizationOut",
+    "ProjectOut",
     "SpecFileError",
     "SuanliApiError",
     "SuanliClient",
     "SuanliClientError",
     "SuanliConnectionError",
+    "SuanliTokenError",
     "TokenOut",
     "TokensRevokedOut",
+    "WhoamiOut",
+    "find_token",
+    "home_token_file",
     "load_job_specs",
     "read_yaml_items",
 ]
 
 DEFAULT_SERVER = "http://127.0.0.1:8642"
+TOKEN_VARIABLE = "SUANLI_TOKEN"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,6 +157,35 @@ class SuanliConnectionError(SuanliClientError):
     """The server could not be reached, or stopped answering."""
 
 
+class SuanliTokenError(SuanliClientError, ValueError):
+    """The token to send cannot be used as it is: a token file others may read, an empty one."""
+
+
+def home_token_file() -> Path:
+    """Where this machine's token is kept: ``$SUANLI_HOME/token``, else ``~/.suanli/token``.
+    ``suanli server`` and ``suanli up`` write the first admin's token there; ``suanli login`` too."""
+    home = os.environ.get("SUANLI_HOME")
+    return (Path(home).expanduser() if home else Path.home() / ".suanli") / "token"
+
+
+def find_token(token: str | None = None) -> str | None:
+    """The token to send: ``token``, else $SUANLI_TOKEN, else the home token file when it exists
+    (it must be readable by its owner only: SuanliTokenError naming chmod 600 otherwise)."""
+    token = token or os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        path = home_token_file()
+        if not path.exists():
+            return None
+        try:
+            token = read_token_file(path)
+        except ValueError as error:
+            raise SuanliTokenError(str(error)) from None
+    token = token.strip()
+    if not token.isascii() or not token.isprintable() or " " in token:
+        raise SuanliTokenError("the token holds characters no token has (spaces, line breaks, non-ASCII); check it")
+    return token
+
+
 class SpecFileError(SuanliClientError, ValueError):
     """A YAML file that is malformed or holds an invalid spec. ``errors`` lists (where, message)."""
 
@@ -164,10 +226,21 @@ def _label(label: str | tuple[str, str] | None) -> str | None:
 
 class SuanliClient:
     def __init__(
-        self, server: str | None = None, *, timeout: float = 30, transport: httpx.BaseTransport | None = None
+        self,
+        server: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``token``: an API token (sk_...); none given, $SUANLI_TOKEN, else the home token file
+        (``home_token_file``), else no token (only /health answers then)."""
         self.server = (server or os.environ.get("SUANLI_SERVER") or DEFAULT_SERVER).rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.server}/api/v1", timeout=timeout, transport=transport)
+        self.token = find_token(token)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        self._http = httpx.Client(
+            base_url=f"{self.server}/api/v1", timeout=timeout, transport=transport, headers=headers
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -265,6 +338,64 @@ class SuanliClient:
     def revoke_center_tokens(self, name: str) -> TokensRevokedOut:
         """Revokes every token of the center; its agent is refused from its next request."""
         return self._parse(TokensRevokedOut, self._request("DELETE", f"/centers/{name}/tokens"))
+
+    # -- identity ---------------------------------------------------------------------------------
+    def whoami(self) -> WhoamiOut:
+        """Who the token acts as: name, organization, roles, the token's scopes, what they allow."""
+        return self._get(WhoamiOut, "/whoami")
+
+    def create_token(
+        self,
+        name: str,
+        scopes: Iterable[Scope | str] = (),
+        *,
+        expires_in_s: float | None = None,
+        principal: str | None = None,
+        organization: str | None = None,
+    ) -> ApiTokenCreatedOut:
+        """A new API token (all scopes unless named); ``token`` in the answer is its one copy.
+        ``principal``: for a service account or another member (needs org.manage there)."""
+        body: dict[str, Any] = {"name": name}
+        if wanted := [str(s) for s in scopes]:
+            body["scopes"] = wanted
+        for key, value in (("expires_in_s", expires_in_s), ("principal", principal), ("organization", organization)):
+            if value is not None:
+                body[key] = value
+        return self._post(ApiTokenCreatedOut, "/tokens", body=body)
+
+    def list_tokens(self) -> list[ApiTokenOut]:
+        """Your tokens (never their secrets), oldest first, revoked and expired ones too."""
+        return self._get(ApiTokenListOut, "/tokens").tokens
+
+    def revoke_token(self, prefix: str) -> ApiTokenOut:
+        """Revokes the token with this prefix (as ``list_tokens`` shows it); given a whole token,
+        only its prefix is sent."""
+        if is_well_formed_token(prefix.strip()):
+            prefix = token_prefix(prefix.strip())
+        return self._parse(ApiTokenOut, self._request("DELETE", f"/tokens/{prefix}"))
+
+    def list_organizations(self) -> list[OrganizationOut]:
+        return self._get(OrganizationListOut, "/organizations").organizations
+
+    def add_organization(self, name: str, kind: OrganizationKind | str, display_name: str = "") -> OrganizationOut:
+        body = {"name": name, "kind": str(kind), "display_name": display_name}
+        return self._post(OrganizationOut, "/organizations", body=body)
+
+    def list_projects(self, organization: str) -> list[ProjectOut]:
+        return self._get(ProjectListOut, f"/organizations/{organization}/projects").projects
+
+    def add_project(self, organization: str, name: str) -> ProjectOut:
+        return self._post(ProjectOut, f"/organizations/{organization}/projects", body={"name": name})
+
+    def add_member(
+        self, organization: str, name: str, role: Role | str, *, kind: PrincipalKind | str | None = None
+    ) -> MemberOut:
+        """Gives ``name`` the role in the organization; a new name becomes a user (or, with
+        ``kind="service"``, a service account) of that organization."""
+        body: dict[str, Any] = {"name": name, "role": str(role)}
+        if kind is not None:
+            body["kind"] = str(kind)
+        return self._post(MemberOut, f"/organizations/{organization}/members", body=body)
 
     # -- jobs -------------------------------------------------------------------------------------
     def submit(
@@ -367,6 +498,36 @@ class SuanliClient:
             next_offset=int(response.headers.get("X-Suanli-Next-Offset", str(offset + len(response.content)))),
             done=response.headers.get("X-Suanli-Attempt-Done", "false") == "true",
         )
+
+    # -- audit ------------------------------------------------------------------------------------
+    def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        result: str | int | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        cursor: str | int | None = None,
+    ) -> AuditPageOut:
+        """One page of the audit log, newest first; ``action`` is a prefix (``POST /api/v1/centers``);
+        times are datetimes or RFC 3339 text. Pass ``next_cursor`` back as ``cursor``."""
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("actor", actor), ("action", action), ("result", result), ("cursor", cursor)):
+            if value is not None:
+                params[key] = str(value)
+        for key, moment in (("since", since), ("until", until)):
+            if moment is not None:
+                if isinstance(moment, datetime):  # a naive one is this machine's local time
+                    moment = (moment if moment.tzinfo else moment.astimezone()).isoformat()
+                params[key] = moment
+        return self._get(AuditPageOut, "/audit", params=params)
+
+    def verify_audit(self) -> AuditVerifyOut:
+        """Checks the audit log's hash chain on the server: ``ok``, or ``problems`` naming each
+        edited or missing entry by its sequence number."""
+        return self._get(AuditVerifyOut, "/audit/verify")
 
 
 # -- YAML files -----------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 
 from suanli.adapters.api.app import create_app
 from suanli.adapters.storage.agent_store import SqlAgentStore
+from suanli.adapters.storage.audit_store import SqlAuditStore
 from suanli.adapters.storage.engine import make_engine
+from suanli.adapters.storage.identity_store import SqlIdentityStore
 from suanli.adapters.storage.leader import make_leader_lock
 from suanli.adapters.storage.migrations_runner import upgrade_database
 from suanli.adapters.storage.store import SqlStore
@@ -20,8 +22,10 @@ from suanli.adapters.storage.wakeups import PostgresWakeups
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.scheduler.cycle import Scheduler
 from suanli.services.agents import AgentService
+from suanli.services.audit import DEFAULT_LINGER_S, AuditService
 from suanli.services.centers import CenterService
 from suanli.services.clock import Clock, SystemClock
+from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
@@ -46,9 +50,12 @@ class Container:
     assignments: Signal  # fired when placements are written or jobs let go: wakes agents' long polls
     waiting: WaitingReasons
     status: StatusService
+    audit: AuditService
+    identity: IdentityService
 
     def close(self) -> None:
         self.loop.stop()
+        self.audit.close()  # what the audit writer still holds, before the engine goes
         self.store.engine.dispose()
 
 
@@ -107,9 +114,26 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         assignments=assignments,
         waiting=waiting,
         status=StatusService(store, scheduling, clock, settings.agent_offline_after_s),
+        audit=AuditService(SqlAuditStore(store), clock, linger_s=0.0 if settings.audit_wait else DEFAULT_LINGER_S),
+        identity=IdentityService(SqlIdentityStore(store), clock, cache_s=settings.token_cache_s),
     )
 
 
 def create_app_from_settings(settings: Settings | None = None) -> FastAPI:
     """For uvicorn: ``uvicorn --factory suanli.composition:create_app_from_settings``."""
     return create_app(build_container(settings if settings is not None else load_settings()))
+
+
+def bootstrap_identity(settings: Settings) -> str | None:
+    """The first admin's token, written to ``home/token``, on an installation without principals
+    (``IdentityService.bootstrap``); None when it has them. Migrates the database first."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        identity = IdentityService(SqlIdentityStore(SqlStore(engine)), SystemClock())
+        return identity.bootstrap(settings.home / "token")
+    finally:
+        engine.dispose()

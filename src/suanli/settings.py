@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     agent_offline_after_s: float = Field(
         default=30.0, gt=0, description="a center whose agent is silent this long goes OFFLINE; its attempts are LOST"
     )
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="how long a server process reuses an API token's lookup; a revocation reaches the other "
+        "processes within this time (the process that revokes drops it at once)",
+    )
+    audit_wait: bool = Field(
+        default=False,
+        description=(
+            "answer a state-changing request only once its audit entry is stored (else it is stored within "
+            "about 50 ms, with others: cheaper, but a server killed meanwhile loses those entries)"
+        ),
+    )
 
     @property
     def resolved_database_url(self) -> str:

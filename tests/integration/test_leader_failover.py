@@ -61,8 +61,8 @@ def leaders(servers: list[Server]) -> list[Server]:
     return [s for s in servers if httpx.get(f"{s.url}/api/v1/health").json()["scheduler"]["leader"]]
 
 
-def statuses(server: Server) -> dict[str, str]:
-    jobs = httpx.get(f"{server.url}/api/v1/jobs", params={"limit": 1000}).json()["jobs"]
+def statuses(server: Server, auth: dict[str, str]) -> dict[str, str]:
+    jobs = httpx.get(f"{server.url}/api/v1/jobs", params={"limit": 1000}, headers=auth).json()["jobs"]
     return {j["name"]: j["status"] for j in jobs}
 
 
@@ -78,15 +78,16 @@ def cycle_holders(database_url: str) -> list[tuple[str, float]]:
 def test_one_leader_schedules_and_a_survivor_takes_over(database_url: str, tmp_path: Path) -> None:
     servers = [start_server(tmp_path / name, database_url=database_url) for name in ("a", "b")]
     try:
+        auth = servers[0].headers  # the first server made the installation's admin token
         (leader,) = wait_for(lambda: len(leaders(servers)) == 1 and leaders(servers))
         (follower,) = [s for s in servers if s is not leader]
         # Work arrives through both processes; only the leader may place it.
-        httpx.post(f"{follower.url}/api/v1/centers", json=CENTER).raise_for_status()
+        httpx.post(f"{follower.url}/api/v1/centers", json=CENTER, headers=auth).raise_for_status()
         for i in range(10):
             server = servers[i % 2]
-            httpx.post(f"{server.url}/api/v1/jobs", json=job(f"before-{i}")).raise_for_status()
+            httpx.post(f"{server.url}/api/v1/jobs", json=job(f"before-{i}"), headers=auth).raise_for_status()
             time.sleep(0.05)
-        wait_for(lambda: set(statuses(follower).values()) == {"SCHEDULED"})
+        wait_for(lambda: set(statuses(follower, auth).values()) == {"SCHEDULED"})
         before = cycle_holders(database_url)
         assert len({holder for holder, _ in before}) == 1, f"two processes scheduled: {before}"
         assert len(leaders(servers)) == 1
@@ -95,9 +96,9 @@ def test_one_leader_schedules_and_a_survivor_takes_over(database_url: str, tmp_p
         leader.process.wait()
         killed_at = time.time()
         for i in range(5):
-            httpx.post(f"{follower.url}/api/v1/jobs", json=job(f"after-{i}")).raise_for_status()
+            httpx.post(f"{follower.url}/api/v1/jobs", json=job(f"after-{i}"), headers=auth).raise_for_status()
         wait_for(lambda: leaders([follower]) == [follower])
-        wait_for(lambda: set(statuses(follower).values()) == {"SCHEDULED"})
+        wait_for(lambda: set(statuses(follower, auth).values()) == {"SCHEDULED"})
 
         after = cycle_holders(database_url)
         old = {holder for holder, _ in before}
@@ -106,7 +107,7 @@ def test_one_leader_schedules_and_a_survivor_takes_over(database_url: str, tmp_p
         # The holders form two runs, never interleaved: no moment with two schedulers.
         runs = [h for i, (h, _) in enumerate(after) if i == 0 or after[i - 1][0] != h]
         assert len(runs) == 2, runs
-        assert len(statuses(follower)) == 15
+        assert len(statuses(follower, auth)) == 15
     finally:
         for server in servers:
             server.stop()
@@ -118,12 +119,13 @@ def test_work_sent_to_a_follower_wakes_the_leader_at_once(database_url: str, tmp
         start_server(tmp_path / name, database_url=database_url, scheduler_interval_s="60") for name in ("a", "b")
     ]
     try:
+        auth = servers[0].headers  # the first server made the installation's admin token
         (leader,) = wait_for(lambda: len(leaders(servers)) == 1 and leaders(servers))
         (follower,) = [s for s in servers if s is not leader]
-        httpx.post(f"{follower.url}/api/v1/centers", json=CENTER).raise_for_status()
-        httpx.post(f"{follower.url}/api/v1/jobs", json=job("via-follower")).raise_for_status()
+        httpx.post(f"{follower.url}/api/v1/centers", json=CENTER, headers=auth).raise_for_status()
+        httpx.post(f"{follower.url}/api/v1/jobs", json=job("via-follower"), headers=auth).raise_for_status()
         # A guard, well inside the 60 s timer: only the wake-up can schedule it before it ends.
-        wait_for(lambda: statuses(follower) == {"via-follower": "SCHEDULED"}, timeout=10)
+        wait_for(lambda: statuses(follower, auth) == {"via-follower": "SCHEDULED"}, timeout=10)
         assert len({holder for holder, _ in cycle_holders(database_url)}) == 1, "only the leader scheduled"
     finally:
         for server in servers:

@@ -148,6 +148,7 @@ class Center(BaseModel):
     version: int = 1
     problem: str = ""  # what its agent reports wrong with the backend; no new work meanwhile
     last_seen: datetime | None = None  # when its agent last spoke to the server
+    organization: str = "default"  # the organization that registered it: only it may change it
 
     @property
     def name(self) -> str:

@@ -49,6 +49,13 @@ class Forbidden(SuanliError):
     title = "Forbidden"
 
 
+class Unauthenticated(SuanliError):
+    """No token, or one that is malformed, unknown, expired or revoked, or whose principal is
+    disabled. The message says which, and what to do."""
+
+    title = "Unauthenticated"
+
+
 def field_path(loc: Iterable[int | str]) -> str:
     """``("resources", "accelerators", 0)`` -> ``resources.accelerators[0]``: the notation every
     error that names a field uses (API, CLI, files)."""

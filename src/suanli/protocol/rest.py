@@ -12,7 +12,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from suanli.domain.audit import AuditEntry, ProblemKind
 from suanli.domain.centers import AgentPresence, Backend, Center, CenterKind, CenterState, Pool
+from suanli.domain.identity import (
+    FULL_SCOPES,
+    DisplayName,
+    Name,
+    Organization,
+    OrganizationKind,
+    PrincipalKind,
+    Project,
+    Role,
+    Scope,
+    TokenInfo,
+)
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
@@ -166,6 +179,7 @@ class CenterOut(BaseModel):
     region: str
     backend: Backend
     state: CenterState = Field(description="ONLINE or DRAINING as its operator set it; OFFLINE: its agent fell silent")
+    organization: str = Field(default="default", description="the organization that registered it and may change it")
     condition: str = Field(
         default="",
         description=(
@@ -211,6 +225,7 @@ class CenterOut(BaseModel):
             region=spec.region,
             backend=spec.backend,
             state=center.state,
+            organization=center.organization,
             condition=center.shown_state(agent),
             agent=agent,
             agent_last_seen=center.last_seen,
@@ -272,3 +287,175 @@ class StatusOut(BaseModel):
     last_placement_at: datetime | None = None
     centers: list[CenterGlanceOut]
     queue: QueueOut
+
+
+# -- identity -------------------------------------------------------------------------------------
+
+MAX_TOKEN_LIFETIME_S = 10 * 366 * 86400
+
+
+class WhoamiOut(BaseModel):
+    """Who a token acts as, and what it may do."""
+
+    name: str
+    kind: PrincipalKind
+    organization: str = Field(description="the organization the token acts for")
+    roles: list[Role]
+    scopes: list[Scope] = Field(description="the scopes of the token in use")
+    permissions: list[str] = Field(description="what the roles with these scopes allow (domain/permissions.py)")
+    token_prefix: str
+    token_name: str = ""
+    token_expires_at: datetime | None = None
+
+
+class ApiTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="what the token is for, e.g. laptop or ci")
+    scopes: list[Scope] = Field(default_factory=lambda: sorted(FULL_SCOPES), min_length=1, max_length=3)
+    expires_in_s: float | None = Field(
+        default=None, gt=0, le=MAX_TOKEN_LIFETIME_S, description="lifetime in seconds; none: until revoked"
+    )
+    principal: Name | None = Field(
+        default=None, description="mint for this user or service account instead (needs org.manage there)"
+    )
+    organization: Name | None = Field(default=None, description="the organization it acts for [default: the home one]")
+
+
+class ApiTokenOut(BaseModel):
+    prefix: str = Field(description="the token's public part (after sk_), shown in lists and named to revoke it")
+    name: str
+    principal: str
+    organization: str
+    scopes: list[Scope]
+    state: str = Field(description="active, expired or revoked")
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = Field(default=None, description="to the minute")
+
+    @classmethod
+    def from_info(cls, info: TokenInfo, now: datetime) -> ApiTokenOut:
+        return cls(
+            prefix=info.prefix,
+            name=info.name,
+            principal=info.principal,
+            organization=info.organization,
+            scopes=sorted(info.scopes),
+            state=info.state(now),
+            created_at=info.created_at,
+            expires_at=info.expires_at,
+            revoked_at=info.revoked_at,
+            last_used_at=info.last_used_at,
+        )
+
+
+class ApiTokenCreatedOut(ApiTokenOut):
+    token: str = Field(description="the secret, shown this once: the server keeps only its hash")
+
+
+class ApiTokenListOut(BaseModel):
+    tokens: list[ApiTokenOut]
+
+
+class OrganizationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: OrganizationKind
+    display_name: DisplayName = ""
+
+
+class OrganizationOut(BaseModel):
+    name: str
+    kind: OrganizationKind
+    display_name: str = ""
+
+    @classmethod
+    def from_organization(cls, organization: Organization) -> OrganizationOut:
+        return cls(name=organization.name, kind=organization.kind, display_name=organization.display_name)
+
+
+class OrganizationListOut(BaseModel):
+    organizations: list[OrganizationOut]
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+
+
+class ProjectOut(BaseModel):
+    organization: str
+    name: str
+
+    @classmethod
+    def from_project(cls, project: Project) -> ProjectOut:
+        return cls(organization=project.organization, name=project.name)
+
+
+class ProjectListOut(BaseModel):
+    projects: list[ProjectOut]
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="a user or service account; a new name is created in this organization")
+    role: Role
+    kind: PrincipalKind | None = Field(default=None, description="for a new name: user (default) or service")
+
+
+class MemberOut(BaseModel):
+    name: str
+    kind: PrincipalKind
+    home_organization: str
+    organization: str = Field(description="the organization whose roles are listed")
+    roles: list[Role]
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the audit log (docs/security.md#audit-log)."""
+
+    sequence: int = Field(description="1, 2, ...: its place in the chain")
+    at: datetime
+    actor: str = Field(description="who acted, as the server knew them; 'anonymous' when no one was signed in")
+    organization: str = Field(description="the organization they acted for; empty when none")
+    action: str = Field(description="METHOD /path of the request, or a named action")
+    target: str = Field(description="the resource acted on, e.g. centers/qd-ai-1 or jobs/42")
+    result: str = Field(description="the HTTP status answered, or ok / denied")
+    request_id: str = Field(description="the X-Request-ID of the request")
+    client: str = Field(description="the client's address")
+    previous_hash: str = Field(description="the hash of the entry before it (64 zeros for the first)")
+    hash: str = Field(description="SHA-256 over this entry's fields and previous_hash")
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> AuditEntryOut:
+        return cls.model_construct(**{name: getattr(entry, name) for name in cls.model_fields})
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_cursor: str | None = Field(
+        default=None, description="pass as ?cursor= to get the next (older) page; null on the last page"
+    )
+
+
+class AuditProblemOut(BaseModel):
+    sequence: int = Field(description="the entry it concerns; for missing entries the first one missing")
+    kind: ProblemKind
+    message: str
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool = Field(description="every entry matches its hash and chains to the one before it")
+    entries: int = Field(description="entries checked")
+    last_sequence: int = Field(description="the newest entry's sequence number (0 for an empty log)")
+    last_hash: str = Field(
+        description="the newest entry's hash: kept elsewhere, it shows later whether the log was cut or rewritten"
+    )
+    problems: list[AuditProblemOut]

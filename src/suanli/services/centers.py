@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.centers import AgentPresence, Center, CenterSpec, CenterState, Pool
-from suanli.domain.errors import InvalidSpec
+from suanli.domain.errors import Forbidden, InvalidSpec
 from suanli.services.clock import Clock
 from suanli.services.ports import Store
 
@@ -43,14 +43,27 @@ class CenterService:
             raise InvalidSpec("pool names must be unique within a center", field="pools")
         return tuple(resolved)
 
-    def add(self, spec: CenterSpec) -> Center:
+    def add(self, spec: CenterSpec, organization: str = "default") -> Center:
+        """Registers a center owned by ``organization``: its admins and center operators alone may
+        change it (``owned_by``)."""
         spec = spec.model_copy(update={"pools": self._canonical_pools(spec.pools)})
-        center = self.store.create_center(spec, self.clock.now())
+        center = self.store.create_center(spec, self.clock.now(), organization)
         self.on_change()
         return center
 
     def get(self, name: str) -> Center:
         return self.store.get_center(name)
+
+    def owned_by(self, name: str, organization: str | None) -> Center:
+        """The center, if ``organization`` may change it (None: any organization may, a platform
+        admin); Forbidden naming its owner otherwise."""
+        center = self.store.get_center(name)
+        if organization is not None and center.organization != organization:
+            raise Forbidden(
+                f"center {name} belongs to the organization {center.organization}; only its admins and "
+                "center operators may change it"
+            )
+        return center
 
     def list(self) -> list[Center]:
         return self.store.list_centers()

@@ -13,44 +13,77 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
+from typing import Generic, TypeVar
 
 from suanli.domain.errors import SuanliError
-from suanli.domain.job import Job
-from suanli.services.ports import NewJob
 
-Writer = Callable[[Sequence[NewJob]], list[Job]]
+T = TypeVar("T")  # what is written (a new job, an audit record)
+R = TypeVar("R")  # what writing one returns (the stored job, the chained entry)
 
 
-class GroupCommit:
-    def __init__(self, write: Writer, max_batch: int = 512) -> None:
+class GroupCommit(Generic[T, R]):
+    """``write`` stores a batch in one transaction and returns one result per item, in order.
+
+    With ``linger_s`` the writer, once something arrives, waits that long for more before it
+    writes (unless ``flush`` hurries it): for callers that do not wait for their write, it turns
+    a transaction per item into a few per second.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[T]], list[R]],
+        max_batch: int = 512,
+        *,
+        linger_s: float = 0.0,
+        name: str = "suanli-group-commit",
+    ) -> None:
         self.write = write
         self.max_batch = max_batch
-        self._waiting: queue.SimpleQueue[tuple[NewJob, Future[Job]]] = queue.SimpleQueue()
+        self.linger_s = linger_s
+        self.name = name
+        self._waiting: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._enqueue_lock = threading.Lock()  # the newest future is the one queued last
+        self._newest: Future[R] | None = None
+        self._hurry = threading.Event()
 
-    def submit(self, job: NewJob) -> Job:
-        """Stores ``job`` (merged with others waiting) and returns it; raises what storing raised."""
-        return self.enqueue(job).result()
+    def submit(self, item: T) -> R:
+        """Stores ``item`` (merged with others waiting) and returns it; raises what storing raised."""
+        return self.enqueue(item).result()
 
-    def enqueue(self, job: NewJob) -> Future[Job]:
-        """Like ``submit``, without waiting: the future holds the stored job or the error."""
-        done: Future[Job] = Future()
+    def enqueue(self, item: T) -> Future[R]:
+        """Like ``submit``, without waiting: the future holds the stored item or the error."""
+        done: Future[R] = Future()
         self._ensure_writer()
-        self._waiting.put((job, done))
+        with self._enqueue_lock:
+            self._waiting.put((item, done))
+            self._newest = done
         return done
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Waits until everything queued so far is written (or failed); False on ``timeout``."""
+        newest = self._newest
+        if newest is None or newest.done():
+            return True
+        self._hurry.set()
+        return not wait([newest], timeout).not_done
 
     def _ensure_writer(self) -> None:
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="suanli-group-commit", daemon=True)
+                    self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                     self._thread.start()
 
     def _run(self) -> None:
         while True:
             batch = [self._waiting.get()]
+            if self.linger_s > 0:
+                # Sleeps, not a get per item: each wake-up would take the GIL from the requests.
+                self._hurry.wait(self.linger_s)
+                self._hurry.clear()
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self._waiting.get_nowait())
@@ -58,9 +91,9 @@ class GroupCommit:
                     break
             self._write(batch)
 
-    def _write(self, batch: list[tuple[NewJob, Future[Job]]]) -> None:
+    def _write(self, batch: list[tuple[T, Future[R]]]) -> None:
         try:
-            stored = self.write([job for job, _ in batch])
+            stored = self.write([item for item, _ in batch])
         except SuanliError as error:
             if len(batch) == 1:
                 batch[0][1].set_exception(error)
@@ -72,5 +105,5 @@ class GroupCommit:
             for _, done in batch:
                 done.set_exception(error)
             return
-        for (_, done), job in zip(batch, stored, strict=True):
-            done.set_result(job)
+        for (_, done), result in zip(batch, stored, strict=True):
+            done.set_result(result)

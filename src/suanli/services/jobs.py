@@ -32,7 +32,7 @@ class JobService:
         self.clock = clock
         self.on_change = on_change  # something for the scheduler to look at
         self.on_release = on_release or on_change  # ... and capacity was freed
-        self._group = GroupCommit(lambda jobs: self.store.add_jobs(jobs, self.clock.now()))
+        self._group: GroupCommit[NewJob, Job] = GroupCommit(lambda jobs: self.store.add_jobs(jobs, self.clock.now()))
 
     def submit(
         self,

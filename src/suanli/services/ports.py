@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from suanli.domain.attempts import Attempt, AttemptState
+from suanli.domain.audit import AuditEntry, AuditRecord
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
@@ -87,7 +88,7 @@ class CycleRecord:
 
 class Store(Protocol):
     # centers ----------------------------------------------------------------------------------
-    def create_center(self, spec: CenterSpec, now: datetime) -> Center:
+    def create_center(self, spec: CenterSpec, now: datetime, organization: str = "default") -> Center:
         """Raises Conflict if the name is taken."""
 
     def get_center(self, name: str) -> Center:
@@ -133,7 +134,7 @@ class Store(Protocol):
 
     def count_jobs_by_status(self, tenant_id: str | None = None) -> dict[JobStatus, int]: ...
 
-    def oldest_pending_since(self) -> datetime | None:
+    def oldest_pending_since(self, tenant_id: str | None = None) -> datetime | None:
         """When the longest-waiting PENDING job was submitted."""
 
     # scheduling -------------------------------------------------------------------------------
@@ -231,3 +232,32 @@ class AgentStore(Protocol):
 
     def read_log(self, job_id: int, number: int, offset: int, limit: int) -> tuple[bytes, int]:
         """Up to ``limit`` bytes of the attempt's log from ``offset``, and the stored length."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    actor: str | None = None
+    action_prefix: str | None = None
+    result: str | None = None
+    since: datetime | None = None  # at or after
+    until: datetime | None = None  # before
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: int | None  # pass as ``before`` to get the next page; None on the last page
+
+
+class AuditStore(Protocol):
+    """The audit log: appended to, read, never changed. There is no update and no delete."""
+
+    def append(self, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+        """In one transaction, under a lock that every appender (in any process) takes: reads the
+        last entry and stores ``records`` chained after it (``domain.audit.seal``)."""
+
+    def list_entries(self, filter: AuditFilter, *, before: int | None, limit: int) -> AuditPage:
+        """Entries newest first (descending sequence); ``before`` is the cursor from the previous page."""
+
+    def entries_after(self, after: int, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` entries with a sequence above ``after``, in ascending order (to verify)."""

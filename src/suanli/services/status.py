@@ -38,7 +38,9 @@ class StatusService:
         self.clock = clock
         self.offline_after_s = offline_after_s
 
-    def glance(self) -> NetworkStatus:
+    def glance(self, organization: str | None = None) -> NetworkStatus:
+        """The network as ``organization`` sees it: every center (the network is shared), and its
+        own jobs only (None: every organization's, for a platform admin)."""
         now = self.clock.now()
         snapshot = self.scheduling.snapshot()
         free: dict[str, int] = {}
@@ -63,6 +65,6 @@ class StatusService:
             leader=cycles[0].holder if cycles else "",
             last_placement_at=cycles[0].started_at if cycles else None,
             centers=centers,
-            jobs=self.store.count_jobs_by_status(),
-            oldest_pending_since=self.store.oldest_pending_since(),
+            jobs=self.store.count_jobs_by_status(organization),
+            oldest_pending_since=self.store.oldest_pending_since(organization),
         )

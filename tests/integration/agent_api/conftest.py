@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app
 from suanli.composition import Container, build_container
 from suanli.settings import Settings
 from tests.integration.api.conftest import API, center, pool
 from tests.integration.storage.conftest import postgres_schema_url
+from tests.signed_in import signed_in
 
 AGENT = f"{API}/agent"
 
@@ -59,7 +59,7 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
 
 @pytest.fixture
 def api(container: Container) -> TestClient:
-    return TestClient(create_app(container))
+    return signed_in(container)
 
 
 @dataclass

@@ -30,7 +30,7 @@ def test_a_token_for_an_unknown_center_is_not_minted(api: TestClient) -> None:
 
 def test_requests_without_a_valid_token_are_refused(api: TestClient) -> None:
     agent = register(api, "qd-ai")
-    missing = api.post(f"{AGENT}/heartbeat", json={"protocol": 1, "running": []})
+    missing = api.post(f"{AGENT}/heartbeat", json={"protocol": 1, "running": []}, headers={"Authorization": ""})
     body = problem(missing, 401)
     assert "Authorization: Bearer" in body["detail"]
     assert missing.headers["www-authenticate"].startswith("Bearer")

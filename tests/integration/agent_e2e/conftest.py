@@ -170,7 +170,7 @@ SERVER_SETTINGS = {"agent_offline_after_s": "2", "agent_heartbeat_s": "0.5"}
 def running_cluster(root: Path, **settings: str) -> Iterator[Cluster]:
     """A server under ``root`` with these settings, and a client; every process closed after."""
     server = start_server(root / "server", **settings)
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), root)
+    cluster = Cluster(server, SuanliClient(server.url, token=server.token, timeout=30), root)
     try:
         yield cluster
     finally:

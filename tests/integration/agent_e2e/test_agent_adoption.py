@@ -19,7 +19,7 @@ def patient(tmp_path: Path) -> Iterator[Cluster]:
     """A cluster whose server waits 30 s before it declares a silent center OFFLINE: long enough
     for a new agent to start, so that what it adopts has not been declared lost meanwhile."""
     server = start_server(tmp_path / "server", agent_offline_after_s="30", agent_heartbeat_s="0.5")
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
+    cluster = Cluster(server, SuanliClient(server.url, token=server.token, timeout=30), tmp_path)
     try:
         yield cluster
     finally:

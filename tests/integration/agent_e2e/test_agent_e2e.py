@@ -127,7 +127,7 @@ def test_logs_follow_prints_the_output_as_it_comes_and_stops_when_the_job_ends(c
     cluster.start_agent("lab", cluster.add_center("lab"))
     script = "import time\nfor i in range(3):\n    print(f'line {i}', flush=True)\n    time.sleep(1.5)\nprint('bye')"
     job = cluster.submit(["python", "-c", script])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")} | {"SUANLI_TOKEN": cluster.server.token}
     follower = subprocess.Popen(
         [sys.executable, "-m", "suanli.adapters.cli.main", "--server", cluster.server.url, "logs", str(job.id), "-f"],
         env=env,

@@ -37,7 +37,7 @@ WAIT_S = 120  # two shared cores: generous, but every wait polls and returns as 
 def examples_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("examples")
     server = start_server(root / "server", listen_port=None, **SERVER_SETTINGS)
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), root)
+    cluster = Cluster(server, SuanliClient(server.url, token=server.token, timeout=30), root)
     try:
         for center, slots in (("local", "CPU:1"), ("gang-slots", "CPU:2x1")):
             cluster.start_agent(center, cluster.add_center(center), accelerators=slots, timeout_s=60)
@@ -48,6 +48,7 @@ def examples_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
 
 def cli(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
+    env["SUANLI_TOKEN"] = cluster.server.token  # as `suanli up` leaves it in the home
     return subprocess.run(
         [sys.executable, "-m", "suanli.adapters.cli.main", "--server", cluster.server.url, *args],
         cwd=REPO,

@@ -30,6 +30,11 @@ class Up:
     def output(self) -> str:
         return self.log.read_text()
 
+    @property
+    def token(self) -> str:
+        """The admin token `suanli up` made for its new home."""
+        return (self.home / "token").read_text().strip()
+
 
 def up_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUANLI_")}
@@ -85,7 +90,7 @@ def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Pa
         assert up.output().startswith(f"Suanli serving on {up.url} (API docs"), up.output()
 
         # The only pool here is the declared A100 one, so the job asks for one of it.
-        with SuanliClient(up.url, timeout=30) as client:
+        with SuanliClient(up.url, token=up.token, timeout=30) as client:
             spec = {
                 "name": "up",
                 "command": ["python", "-c", "print('ok')"],
@@ -107,7 +112,7 @@ def test_up_runs_a_job_on_this_machine_and_stops_cleanly_on_sigterm(tmp_path: Pa
 
 
 def test_up_demo_spreads_sample_jobs_over_simulated_centers_marked_as_such(tmp_path: Path) -> None:
-    with suanli_up(tmp_path, "--demo") as up, SuanliClient(up.url, timeout=30) as client:
+    with suanli_up(tmp_path, "--demo") as up, SuanliClient(up.url, token=up.token, timeout=30) as client:
         deadline = time.monotonic() + 30
         while "sample jobs submitted" not in up.output():
             if time.monotonic() > deadline:  # a guard against hanging, not a measurement
@@ -162,7 +167,7 @@ def test_up_demo_on_a_home_with_other_centers_offers_a_fresh_home_and_reset_empt
     home = tmp_path / "home"
     server = start_server(home)
     try:
-        SuanliClient(server.url).add_center(
+        SuanliClient(server.url, token=server.token).add_center(
             {"name": "real-site", "owner": "a lab", "kind": "ai", "region": "here", "pools": []}
         )
         # While a server runs on the home, reset refuses and deletes nothing.
@@ -201,5 +206,5 @@ def test_up_demo_on_a_home_with_other_centers_offers_a_fresh_home_and_reset_empt
     assert emptied.returncode == 0, emptied
     assert not (home / "suanli.db").exists() and (home / "config.yaml").exists()
     with suanli_up(tmp_path, "--demo") as demo:  # the same home, empty now: the demo starts
-        centers = {c.name for c in SuanliClient(demo.url).list_centers()}
+        centers = {c.name for c in SuanliClient(demo.url, token=demo.token).list_centers()}
     assert "real-site" not in centers and "local" in centers

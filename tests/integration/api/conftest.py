@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app
 from suanli.composition import Container, build_container
 from suanli.settings import Settings
 from tests.integration.storage.conftest import postgres_schema_url  # one PG-schema helper for the suite
+from tests.signed_in import signed_in
 
 API = "/api/v1"
 
@@ -41,7 +41,7 @@ def container(settings: Settings) -> Iterator[Container]:
 
 @pytest.fixture
 def api(container: Container) -> TestClient:
-    return TestClient(create_app(container))
+    return signed_in(container)
 
 
 def pool(name: str = "gpu", accelerator: str = "A100", per_node: int = 8, nodes: int = 2, price: float = 10.0) -> dict:

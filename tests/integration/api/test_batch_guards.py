@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app
 from suanli.adapters.api.bulk import BulkGate, Busy, MalformedJson, count_jobs
 from suanli.composition import Container
 from tests.integration.api.conftest import API, job, job_count, problem
+from tests.signed_in import signed_in
 
 JSON = {"content-type": "application/json"}
 
@@ -24,7 +24,7 @@ def small(container: Container) -> Iterator[TestClient]:
     limit = container.settings.max_jobs_per_request
     container.settings.max_jobs_per_request = 3
     try:
-        yield TestClient(create_app(container))
+        yield signed_in(container)
     finally:
         container.settings.max_jobs_per_request = limit
 

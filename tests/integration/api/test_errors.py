@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from suanli.adapters.api import create_app
 from suanli.composition import Container, build_container
 from suanli.settings import Settings
 from tests.integration.api.conftest import API, job, job_count, problem
+from tests.signed_in import signed_in
 
 JSON = {"content-type": "application/json"}
 
@@ -46,7 +46,7 @@ def test_a_json_body_of_the_wrong_shape_is_a_422(api: TestClient) -> None:
 @pytest.fixture
 def small_api(tmp_path) -> TestClient:  # type: ignore[no-untyped-def]
     container = build_container(Settings(home=tmp_path, max_body_bytes=2_000))
-    yield TestClient(create_app(container)), container  # type: ignore[misc]
+    yield signed_in(container), container  # type: ignore[misc]
     container.close()
 
 

@@ -39,6 +39,7 @@ from suanli.composition import build_container
 from suanli.domain.centers import CenterSpec
 from suanli.settings import Settings
 from tests.integration.storage.conftest import POSTGRES_URL, _admin, postgres_unreachable
+from tests.signed_in import admin_token
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -120,10 +121,16 @@ class WithoutLifespan:
 @dataclass
 class Target:
     """A server on one database, with a registered center whose agent token the agent
-    operations carry (without one, every agent request would stop at 401)."""
+    operations carry, and its first admin's token for every other operation (without them,
+    every request would stop at 401)."""
 
     app: WithoutLifespan
-    headers: dict[str, str]
+    agent_token: str
+    admin_token: str
+
+    def headers(self, case: schemathesis.Case) -> dict[str, str]:
+        token = self.agent_token if case.path.startswith("/api/v1/agent/") else self.admin_token
+        return {"Authorization": f"Bearer {token}"}
 
 
 def _target(settings: Settings) -> Target:
@@ -134,7 +141,7 @@ def _target(settings: Settings) -> Target:
         CenterSpec.model_validate({"name": "fuzz", "owner": "o", "kind": "ai", "region": "r", "pools": [pool]})
     )
     token = container.agents.mint_token("fuzz")
-    return Target(WithoutLifespan(create_app(container)), {"Authorization": f"Bearer {token}"})
+    return Target(WithoutLifespan(create_app(container)), token, admin_token(container))
 
 
 def _postgres() -> Target | None:
@@ -235,12 +242,12 @@ def long_poll(query: dict[str, Any] | None) -> bool:
 def test_the_api_on_both_databases(case: schemathesis.Case) -> None:
     if long_poll(case.query):
         case.query["wait"] = 0  # a valid long poll, without waiting up to a minute for work
-    on_sqlite = case.call_and_validate(checks=CHECKS, headers=SQLITE.headers)
+    on_sqlite = case.call_and_validate(checks=CHECKS, headers=SQLITE.headers(case))
     if POSTGRES is None:
         if os.environ.get("SUANLI_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{postgres_unreachable()}; SUANLI_REQUIRE_POSTGRES=1 requires it")
         return  # PostgreSQL is away: SQLite alone (the API tests of conftest.py skip it likewise)
-    on_postgres = case.call_and_validate(checks=CHECKS, app=POSTGRES.app, headers=POSTGRES.headers)
+    on_postgres = case.call_and_validate(checks=CHECKS, app=POSTGRES.app, headers=POSTGRES.headers(case))
     # Validation does not depend on the database: the same input is refused the same way.
     if 422 in (on_sqlite.status_code, on_postgres.status_code):
         assert on_sqlite.status_code == on_postgres.status_code

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from suanli.adapters.api import create_app
-from suanli.composition import Container, create_app_from_settings
+from suanli.composition import Container, bootstrap_identity, create_app_from_settings
 from suanli.settings import Settings
 from tests.integration.api.conftest import API, center, job
+from tests.signed_in import signed_in
 from tests.waiting import wait_until
 
 
@@ -63,7 +63,7 @@ def _refs(node: object) -> set[str]:
 
 
 def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Container) -> None:
-    with TestClient(create_app(container)) as client:
+    with signed_in(container) as client:
         client.post(f"{API}/centers", json=center())
         submitted = client.post(f"{API}/jobs", json=job()).json()
         wait_until(
@@ -79,5 +79,9 @@ def test_lifespan_runs_the_scheduler_and_closes_the_container(container: Contain
 
 def test_an_app_from_settings_serves_and_stops(settings: Settings) -> None:
     with TestClient(create_app_from_settings(settings)) as client:
-        assert client.get(f"{API}/health").json()["status"] == "ok"
-        assert client.post(f"{API}/jobs", json=job()).status_code == 201
+        assert client.get(f"{API}/health").json()["status"] == "ok"  # the health check is public
+        assert client.post(f"{API}/jobs", json=job()).status_code == 401  # nothing else is
+        token = bootstrap_identity(settings)
+        assert token is not None
+        signed = {"Authorization": f"Bearer {token}"}
+        assert client.post(f"{API}/jobs", json=job(), headers=signed).status_code == 201

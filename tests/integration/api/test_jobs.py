@@ -11,6 +11,7 @@ from suanli.composition import Container
 from suanli.domain.job_status import JobStatus
 from suanli.domain.limits import MAX_ID
 from tests.integration.api.conftest import API, center, fields, job, job_count, pool, problem
+from tests.signed_in import signed_in
 
 
 def test_submit_returns_the_job(api: TestClient) -> None:
@@ -130,10 +131,9 @@ def test_batch_shape_errors(api: TestClient) -> None:
 def test_a_batch_longer_than_the_setting_is_refused(api: TestClient, container: Container) -> None:
     limit = container.settings.max_jobs_per_request
     container.settings.max_jobs_per_request = 3  # read when the app is built
-    from suanli.adapters.api import create_app
 
     try:
-        small = TestClient(create_app(container))
+        small = signed_in(container)
         body = problem(small.post(f"{API}/jobs/batch", json={"jobs": [job(f"j{i}") for i in range(4)]}), 413)
         assert "at most 3" in body["detail"]
         assert job_count(container) == 0

@@ -34,13 +34,25 @@ class Run:
 
 @pytest.fixture
 def cli(server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """``cli("jobs", "-o", "json")`` runs `suanli --server URL jobs -o json` in this process."""
+    """``cli("jobs", "-o", "json")`` runs `suanli --server URL --token ADMIN jobs -o json` in this
+    process, signed in as the server's first admin."""
+    return command_line(server, monkeypatch, tmp_path, ["--token", server.token])
+
+
+@pytest.fixture
+def anonymous_cli(server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """As ``cli``, with no token but what the client's own home holds."""
+    return command_line(server, monkeypatch, tmp_path, [])
+
+
+def command_line(server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, signed: list[str]):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SUANLI_HOME", str(tmp_path / "client-home"))
     monkeypatch.delenv("SUANLI_SERVER", raising=False)
+    monkeypatch.delenv("SUANLI_TOKEN", raising=False)
     runner = CliRunner()
 
     def run(*args: str, server_url: str | None = None) -> Run:
-        result = runner.invoke(app, ["--server", server_url or server.url, *args], env={"COLUMNS": "200"})
+        result = runner.invoke(app, ["--server", server_url or server.url, *signed, *args], env={"COLUMNS": "200"})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Run(result.exit_code, result.stdout, result.stderr)

@@ -30,7 +30,7 @@ def _center(name: str) -> dict:
 
 
 def test_typed_round_trip(server: Server) -> None:
-    with SuanliClient(server.url) as client:
+    with SuanliClient(server.url, token=server.token) as client:
         health = client.health()
         assert health.status == "ok" and health.database == "sqlite"
 
@@ -67,7 +67,7 @@ def _small_pool() -> Pool:
 
 
 def test_submit_many_and_iter_jobs_follows_cursors(server: Server) -> None:
-    with SuanliClient(server.url) as client:
+    with SuanliClient(server.url, token=server.token) as client:
         specs = [{"name": f"sdk-many-{i}", "command": "echo"} for i in range(12)]
         jobs = client.submit_many(specs, idempotency_keys=[f"many-{i}" for i in range(12)])
         assert [j.name for j in jobs] == [s["name"] for s in specs]
@@ -78,7 +78,7 @@ def test_submit_many_and_iter_jobs_follows_cursors(server: Server) -> None:
 
 
 def test_problems_become_readable_errors(server: Server) -> None:
-    with SuanliClient(server.url) as client:
+    with SuanliClient(server.url, token=server.token) as client:
         with pytest.raises(SuanliApiError) as error:
             client.submit({"name": "bad", "command": "echo", "resources": {"accelerators": "Z9000"}})
         assert error.value.status == 422

@@ -26,7 +26,7 @@ def fleet(server) -> None:  # type: ignore[no-untyped-def]
     from suanli.adapters.cli.main import app
 
     for path in sorted((EXAMPLES / "centers").glob("*.yaml")):
-        result = CliRunner().invoke(app, ["--server", server.url, "center", "add", str(path)])
+        result = CliRunner().invoke(app, ["--server", server.url, "--token", server.token, "center", "add", str(path)])
         assert result.exit_code == 0, result.stderr
 
 

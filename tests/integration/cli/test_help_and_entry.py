@@ -27,6 +27,20 @@ COMMANDS = [
     ["job", "show"],
     ["job", "explain"],
     ["job", "cancel"],
+    ["login"],
+    ["whoami"],
+    ["token"],
+    ["token", "create"],
+    ["token", "list"],
+    ["token", "revoke"],
+    ["org"],
+    ["org", "list"],
+    ["org", "add"],
+    ["project"],
+    ["project", "list"],
+    ["project", "add"],
+    ["member"],
+    ["member", "add"],
 ]
 
 

@@ -43,6 +43,7 @@ def test_the_tour_runs_command_by_command(server: Server, monkeypatch: pytest.Mo
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("SUANLI_HOME", str(tmp_path))
     monkeypatch.setenv("SUANLI_SERVER", server.url)
+    monkeypatch.setenv("SUANLI_TOKEN", server.token)  # as `suanli up` leaves it in the home
     runner = CliRunner()
     commands = suanli_lines(TOUR)
     assert len(commands) >= 15
@@ -66,6 +67,7 @@ def test_every_other_readme_command_parses_and_names_files_that_exist(monkeypatc
 
 def test_the_sdk_snippet_runs(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
+    monkeypatch.setenv("SUANLI_TOKEN", server.token)  # as `suanli up` leaves it in the home
     [snippet] = [block for block in blocks("python") if "SuanliClient" in block]
     printed: list[object] = []
     code = snippet.replace('"http://127.0.0.1:8642"', repr(server.url))

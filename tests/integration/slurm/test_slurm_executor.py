@@ -222,7 +222,7 @@ def test_a_job_survives_its_agent_being_killed_and_finishes_under_the_next_one(l
 
     # The next agent says hello well within agent_offline_after_s, as a supervisor restart does.
     server = start_server(tmp_path / "server", agent_offline_after_s="30", agent_heartbeat_s="0.5")
-    cluster = Cluster(server, SuanliClient(server.url, timeout=30), tmp_path)
+    cluster = Cluster(server, SuanliClient(server.url, token=server.token, timeout=30), tmp_path)
     options = ("--backend", "slurm", "--gpu-model", GPU_MODEL)
     env = {"SLURM_CONF": slurm_conf()}
     try:

@@ -15,19 +15,25 @@ from typing import Protocol
 from fastapi import APIRouter, Depends, FastAPI
 
 import suanli
+from suanli.adapters.api.audit import AuditTrail
+from suanli.adapters.api.auth import authorizer
 from suanli.adapters.api.bulk import BulkGate
 from suanli.adapters.api.middleware import BodyLimit, CatchAll
 from suanli.adapters.api.parameters import refuse_bad_text
 from suanli.adapters.api.problems import install_problem_handlers
 from suanli.adapters.api.responses import document_body_models, state_server_limits
 from suanli.adapters.api.routes.agent import agent_router
+from suanli.adapters.api.routes.audit import audit_router
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
+from suanli.adapters.api.routes.identity import identity_router
 from suanli.adapters.api.routes.jobs import jobs_router
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.protocol.rest import JobBatchIn
 from suanli.services.agents import AgentService
+from suanli.services.audit import AuditService
 from suanli.services.centers import CenterService
+from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
@@ -71,6 +77,10 @@ class ApiServices(Protocol):
     def waiting(self) -> WaitingReasons: ...  # why waiting jobs wait; whether a new one could ever fit
     @property
     def status(self) -> StatusService: ...
+    @property
+    def audit(self) -> AuditService: ...  # the audit log: every state-changing request is recorded
+    @property
+    def identity(self) -> IdentityService: ...  # tokens, organizations, members; authenticates requests
 
     def close(self) -> None: ...
 
@@ -92,7 +102,8 @@ def create_app(services: ApiServices) -> FastAPI:
         version=suanli.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_bad_text)],
+        # Every route checks its text first, then who asks and whether they may (auth.py).
+        dependencies=[Depends(refuse_bad_text), Depends(authorizer(services.identity))],
     )
     app.state.bulk_gate = BulkGate()  # one per process: batches share its memory budget (bulk.py)
     install_problem_handlers(app)
@@ -104,6 +115,15 @@ def create_app(services: ApiServices) -> FastAPI:
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)
+    # Outermost of all: it records what the layers inside answer, a 500 or a 413 included.
+    app.add_middleware(
+        AuditTrail,
+        audit=services.audit,
+        prefix=API_PREFIX,
+        unaudited=(f"{API_PREFIX}/agent",),  # recorded on the attempts it changes, and when refused
+        reads=frozenset({f"{API_PREFIX}/whoami"}),  # `suanli login` checks its token there
+        wait=settings.audit_wait,
+    )
     return app
 
 
@@ -122,6 +142,8 @@ def routers(services: ApiServices) -> list[APIRouter]:
             heartbeat_s=settings.agent_heartbeat_s,
             offline_after_s=settings.agent_offline_after_s,
         ),
+        audit_router(services.audit),
+        identity_router(services.identity),
     ]
 
 

@@ -9,6 +9,7 @@ Domain errors map to statuses here and nowhere else:
 | InvalidSpec, request validation         | 422    |
 | QuotaExceeded                           | 403    |
 | Forbidden                               | 403    |
+| Unauthenticated (no token, or a bad one)| 401, ``WWW-Authenticate: Bearer`` |
 | malformed JSON                          | 400    |
 | body too large, batch too long          | 413    |
 | a method the path does not take         | 405, ``Allow`` naming every method it takes |
@@ -42,6 +43,7 @@ from suanli.domain.errors import (
     QuotaExceeded,
     StaleVersion,
     SuanliError,
+    Unauthenticated,
 )
 from suanli.domain.errors import field_path as domain_field_path
 from suanli.protocol.rest import FieldError, Problem
@@ -56,6 +58,7 @@ _STATUS: tuple[tuple[type[SuanliError], int], ...] = (
     (InvalidSpec, 422),
     (QuotaExceeded, 403),
     (Forbidden, 403),
+    (Unauthenticated, 401),
 )
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
@@ -195,7 +198,9 @@ def status_for(error: SuanliError) -> int:
 async def _on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SuanliError)
     errors = [FieldError(field=exc.field, message=exc.message)] if exc.field else []
-    headers = getattr(exc, "headers", None)  # e.g. WWW-Authenticate on a 401
+    headers = getattr(exc, "headers", None)
+    if isinstance(exc, Unauthenticated):  # RFC 6750: a 401 names the scheme it wants
+        headers = {"WWW-Authenticate": 'Bearer realm="suanli"', **(headers or {})}
     return problem_response(
         status_for(exc), exc.message, title=exc.title, slug=_slug(type(exc).__name__), errors=errors, headers=headers
     )

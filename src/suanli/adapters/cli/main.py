@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, centers, home, jobs, simulate, status, sweep, up
+from suanli.adapters.cli import agent, audit, centers, home, identity, jobs, simulate, status, sweep, up
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -23,7 +23,7 @@ from suanli.adapters.cli.output import (
     State,
     error,
 )
-from suanli.client import SpecFileError, SuanliApiError, SuanliConnectionError
+from suanli.client import SpecFileError, SuanliApiError, SuanliConnectionError, SuanliTokenError
 from suanli.domain.errors import SuanliError
 
 BAD_INPUT_STATUSES = frozenset({400, 413, 422})
@@ -46,6 +46,8 @@ def _report(exc: Exception) -> typer.Exit:
         return error(f"{exc.detail or exc.title} (HTTP {exc.status} {exc.title})", lines, code=code)
     if isinstance(exc, SuanliConnectionError):
         return error(str(exc), code=EXIT_CANNOT_CONNECT)
+    if isinstance(exc, SuanliTokenError):
+        return error(str(exc), code=EXIT_BAD_INPUT)
     if isinstance(exc, SpecFileError):
         if len(exc.errors) == 1:
             return error(str(exc), code=EXIT_BAD_INPUT)
@@ -97,6 +99,8 @@ app.command("up")(up.up)
 app.command("reset")(home.reset)
 app.command("simulate")(simulate.simulate)
 app.command("sweep")(sweep.sweep)
+app.add_typer(audit.app, name="audit")
+identity.register(app)
 
 
 def _print_version(value: bool) -> None:
@@ -113,13 +117,22 @@ def main_options(
         typer.Option("--server", envvar="SUANLI_SERVER", help="the server's URL [default: http://127.0.0.1:8642]"),
     ] = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="table for people, json for scripts")] = Output.table,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SUANLI_TOKEN",
+            help="an API token (sk_...) [default: $SUANLI_HOME/token, which `suanli login` writes]",
+            show_envvar=True,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_print_version, help="print Suanli's version and exit"),
     ] = False,
 ) -> None:
     """Suanli (算力): place AI work on the compute centers of a region."""
-    ctx.obj = State(server=server, output=output)
+    ctx.obj = State(server=server, output=output, token=token)
 
 
 GRACEFUL_SHUTDOWN_S = 3
@@ -148,7 +161,7 @@ def server(
 
     from suanli.adapters.api.app import create_app
     from suanli.adapters.cli.serving import listen, serve, url_of
-    from suanli.composition import build_container
+    from suanli.composition import bootstrap_identity, build_container
     from suanli.settings import load_settings
 
     overrides = {
@@ -167,6 +180,8 @@ def server(
     url = url_of(settings.host, settings.port)
     database = settings.resolved_database_url.split("://", 1)[0]
     banner = f"Suanli {_version()} serving on {url} (API docs {url}/docs; database {database}; home {settings.home}"
+    # A new installation gets its first admin, whose token the CLI on this machine then uses.
+    admin = identity.admin_token_note(settings.home) if bootstrap_identity(settings) else ""
     options: dict[str, Any] = {
         "log_level": "warning",
         "access_log": False,
@@ -174,7 +189,7 @@ def server(
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
     if settings.workers == 1:
-        serve(uvicorn.Config(create_app(build_container(settings)), **options), listener, banner=banner + ")")
+        serve(uvicorn.Config(create_app(build_container(settings)), **options), listener, banner=banner + ")" + admin)
         return
     # Several processes: each builds its own container from the environment; the database is
     # migrated once here first, and the leader lock lets exactly one of them schedule.
@@ -187,7 +202,7 @@ def server(
     config = uvicorn.Config(
         "suanli.composition:create_app_from_settings", factory=True, workers=settings.workers, **options
     )
-    serve(config, listener, banner=banner + f"; {settings.workers} processes)")
+    serve(config, listener, banner=banner + f"; {settings.workers} processes)" + admin)
 
 
 def _version() -> str:

@@ -56,6 +56,7 @@ class State:
 
     server: str | None = None
     output: Output = Output.table
+    token: str | None = None  # --token / SUANLI_TOKEN; none: the client reads the home token file
     _client: SuanliClient | None = field(default=None, repr=False)
 
     @property
@@ -64,7 +65,7 @@ class State:
 
     def client(self) -> SuanliClient:
         if self._client is None:
-            self._client = SuanliClient(self.server)
+            self._client = SuanliClient(self.server, self.token)
         return self._client
 
 

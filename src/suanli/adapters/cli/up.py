@@ -130,6 +130,7 @@ def _serve(settings: Settings, listener: socket.socket, *, accelerators: str | N
     import uvicorn
 
     from suanli.adapters.api.app import create_app
+    from suanli.adapters.cli.identity import admin_token_note
     from suanli.adapters.cli.serving import Server, url_of
     from suanli.composition import build_container
 
@@ -150,6 +151,9 @@ def _serve(settings: Settings, listener: socket.socket, *, accelerators: str | N
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
         banner = f"Suanli serving on {site.url} (API docs {site.url}/docs; home {settings.home})"
+        # A new home gets its first admin, whose token the CLI on this machine then uses.
+        if site.container.identity.bootstrap(settings.home / "token"):
+            banner += admin_token_note(settings.home)
         server = Server(config, stop=agents.stop, stop_s=STOP_S, on_started=lambda: typer.echo(banner))
         _start_agents(site, agents, server.ready, end_server=lambda: setattr(server, "should_exit", True))
         if demo:

@@ -46,9 +46,10 @@ def pools_value(pools: tuple[Pool, ...] | list[Pool]) -> list[dict[str, Any]]:
     return [pool.model_dump(mode="json") for pool in pools]
 
 
-def center_values(spec: CenterSpec, now: datetime) -> dict[str, Any]:
+def center_values(spec: CenterSpec, now: datetime, organization: str) -> dict[str, Any]:
     return {
         "name": spec.name,
+        "organization": organization,
         "owner": spec.owner,
         "kind": spec.kind.value,
         "region": spec.region,
@@ -63,7 +64,7 @@ def center_values(spec: CenterSpec, now: datetime) -> dict[str, Any]:
 
 def center_from_row(row: Row[Any]) -> Center:
     fields = {"name": row.name, "owner": row.owner, "kind": row.kind, "region": row.region, "backend": row.backend}
-    seen = row.last_seen
+    seen, organization = row.last_seen, row.organization
     try:
         spec = CenterSpec(**fields, pools=tuple(Pool.model_validate(p) for p in row.pools))
     except ValidationError as error:
@@ -76,9 +77,21 @@ def center_from_row(row: Row[Any]) -> Center:
             pools=tuple(Pool.model_construct(**p) for p in row.pools),
         )
         return Center(
-            spec=unchecked, state=CenterState(row.state), version=row.version, problem=problem, last_seen=seen
+            spec=unchecked,
+            state=CenterState(row.state),
+            version=row.version,
+            problem=problem,
+            last_seen=seen,
+            organization=organization,
         )
-    return Center(spec=spec, state=CenterState(row.state), version=row.version, problem=row.problem, last_seen=seen)
+    return Center(
+        spec=spec,
+        state=CenterState(row.state),
+        version=row.version,
+        problem=row.problem,
+        last_seen=seen,
+        organization=organization,
+    )
 
 
 CENTER_COLUMNS = list(centers.c)

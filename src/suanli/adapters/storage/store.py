@@ -65,15 +65,15 @@ class SqlStore:
 
     # centers --------------------------------------------------------------------------------------
 
-    def create_center(self, spec: CenterSpec, now: datetime) -> Center:
+    def create_center(self, spec: CenterSpec, now: datetime, organization: str = "default") -> Center:
         try:
             with self._write() as connection:
-                connection.execute(insert(centers), rows.center_values(spec, rows.utc(now)))
+                connection.execute(insert(centers), rows.center_values(spec, rows.utc(now), organization))
         except IntegrityError:
             raise Conflict(
                 f"center {spec.name!r} already exists; pick another name or update its pools", field="name"
             ) from None
-        return Center(spec=spec)
+        return Center(spec=spec, organization=organization)
 
     def get_center(self, name: str) -> Center:
         with self._read() as connection:
@@ -239,8 +239,10 @@ class SqlStore:
                 counts[JobStatus(status)] = count
         return counts
 
-    def oldest_pending_since(self) -> datetime | None:
+    def oldest_pending_since(self, tenant_id: str | None = None) -> datetime | None:
         statement = select(func.min(jobs_table.c.submitted_at)).where(jobs_table.c.status == JobStatus.PENDING.value)
+        if tenant_id is not None:
+            statement = statement.where(jobs_table.c.tenant_id == tenant_id)
         with self._read() as connection:
             return connection.execute(statement).scalar()
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -78,6 +80,8 @@ centers = Table(
     Column("last_seen", UtcDateTime()),
     # What the center's agent says is wrong with its backend (Slurm down, say); "" while healthy.
     Column("problem", Text, nullable=False, server_default=""),
+    # The organization that owns the center (its operators manage it); "default" before identity.
+    Column("organization", String(63), nullable=False, server_default="default"),
 )
 
 jobs = Table(
@@ -86,7 +90,8 @@ jobs = Table(
     # Ids grow with submission, so FIFO order is id order and ids are stable public handles;
     # sqlite_autoincrement keeps SQLite from reusing the id of a deleted newest row.
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(200), nullable=False),
+    Column("tenant_id", String(200), nullable=False),  # the organization the job belongs to
+    Column("project", String(63), nullable=False, server_default="default"),
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
@@ -177,4 +182,85 @@ attempt_logs = Table(
     Column("attempt", Integer, primary_key=True, autoincrement=False),
     Column("offset", BigInteger, primary_key=True, autoincrement=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+
+# -- identity (domain/identity.py) ------------------------------------------------------------------
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("organization", String(63), ForeignKey("organizations.name"), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Users and service accounts; ``organization`` is the home one, where its tokens act by default.
+principals = Table(
+    "principals",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("organization", String(63), ForeignKey("organizations.name"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("principal", String(63), ForeignKey("principals.name"), primary_key=True),
+    Column("organization", String(63), ForeignKey("organizations.name"), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Index("ix_memberships_organization", "organization"),
+)
+
+# Only a SHA-256 of each token is kept (as for center tokens); ``prefix`` is its public part.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("principal", String(63), ForeignKey("principals.name"), nullable=False),
+    Column("organization", String(63), ForeignKey("organizations.name"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("scopes", _json(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    UniqueConstraint("prefix", name="uq_api_tokens_prefix"),
+    UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
+    Index("ix_api_tokens_principal", "principal"),
+    sqlite_autoincrement=True,
+)
+
+# The audit log (domain/audit.py): append-only, each row hashed together with the previous row's
+# hash. ``sequence`` is given by the appender (1, 2, ...), under a lock, never by the database.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("sequence", Id, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("organization", String(200), nullable=False),
+    Column("action", String(300), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("request_id", String(200), nullable=False),
+    Column("client", String(100), nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_actor", "actor", "sequence"),  # one actor's entries, newest first
+    Index("ix_audit_log_at", "at"),  # --since / --until
 )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from suanli.adapters.api.auth import Asker, organization_of
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.domain.centers import NAME_PATTERN, Center, CenterSpec, CenterState
 from suanli.protocol.agent import TokenOut, TokensRevokedOut
@@ -23,7 +24,7 @@ def centers_router(centers: CenterService, scheduling: SchedulingService, agents
     capacity = Capacity(scheduling, centers)
     add_listing_routes(router, centers, capacity)
     add_change_routes(router, centers, capacity)
-    add_token_routes(router, agents)
+    add_token_routes(router, centers, agents)
     return router
 
 
@@ -56,8 +57,8 @@ def add_listing_routes(router: APIRouter, centers: CenterService, capacity: Capa
         responses=problem_docs(400, 409, 415, 422),
         summary="Register a center",
     )
-    def add_center(spec: CenterSpec) -> Response:
-        return capacity.out(centers.add(spec), 201)
+    def add_center(spec: CenterSpec, asker: Asker) -> Response:
+        return capacity.out(centers.add(spec, asker.organization), 201)
 
     @router.get("", response_model=CenterListOut, summary="List centers with their capacity")
     def list_centers() -> Response:
@@ -79,7 +80,8 @@ def add_change_routes(router: APIRouter, centers: CenterService, capacity: Capac
         responses=problem_docs(400, 404, 409, 415, 422),
         summary="Replace a center's pools",
     )
-    def set_pools(name: CenterName, body: PoolsIn) -> Response:
+    def set_pools(name: CenterName, body: PoolsIn, asker: Asker) -> Response:
+        centers.owned_by(name, organization_of(asker))
         return capacity.out(centers.set_pools(name, body.pools))
 
     @router.post(
@@ -88,13 +90,15 @@ def add_change_routes(router: APIRouter, centers: CenterService, capacity: Capac
         responses=problem_docs(404, 409, 422),
         summary="Stop placing new work on a center; what runs there goes on",
     )
-    def drain_center(name: CenterName) -> Response:
+    def drain_center(name: CenterName, asker: Asker) -> Response:
+        centers.owned_by(name, organization_of(asker))
         return capacity.out(centers.drain(name))
 
     @router.post(
         "/{name}/resume", response_model=CenterOut, responses=problem_docs(404, 409, 422), summary="Take new work again"
     )
-    def resume_center(name: CenterName) -> Response:
+    def resume_center(name: CenterName, asker: Asker) -> Response:
+        centers.owned_by(name, organization_of(asker))
         return capacity.out(centers.set_state(name, CenterState.ONLINE))
 
     @router.delete(
@@ -103,12 +107,13 @@ def add_change_routes(router: APIRouter, centers: CenterService, capacity: Capac
         responses=problem_docs(404, 409, 422),
         summary="Remove a center (refused while jobs are active there)",
     )
-    def delete_center(name: CenterName) -> Response:
+    def delete_center(name: CenterName, asker: Asker) -> Response:
+        centers.owned_by(name, organization_of(asker))
         centers.delete(name)
         return Response(status_code=204)
 
 
-def add_token_routes(router: APIRouter, agents: AgentService) -> None:
+def add_token_routes(router: APIRouter, centers: CenterService, agents: AgentService) -> None:
     """Mint and revoke the tokens of a center's agent."""
 
     @router.post(
@@ -120,8 +125,10 @@ def add_token_routes(router: APIRouter, agents: AgentService) -> None:
     )
     def mint_token(
         name: CenterName,
+        asker: Asker,
         rotate: Annotated[bool, Query(description="also revoke every older token of the center")] = False,
     ) -> Response:
+        centers.owned_by(name, organization_of(asker))
         if rotate:
             token, revoked = agents.rotate_token(name)
             return json_response(TokenOut(center=name, token=token, revoked=revoked), 201)
@@ -133,5 +140,6 @@ def add_token_routes(router: APIRouter, agents: AgentService) -> None:
         responses=problem_docs(404, 422),
         summary="Revoke every token of the center: its agent is refused from its next request",
     )
-    def revoke_tokens(name: CenterName) -> Response:
+    def revoke_tokens(name: CenterName, asker: Asker) -> Response:
+        centers.owned_by(name, organization_of(asker))
         return json_response(TokensRevokedOut(center=name, revoked=agents.revoke_tokens(name)))

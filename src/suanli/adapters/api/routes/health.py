@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 import suanli
+from suanli.adapters.api.auth import Asker, organization_of
 from suanli.adapters.api.responses import json_response
 from suanli.protocol.rest import CenterGlanceOut, HealthOut, QueueOut, SchedulerHealth, StatusOut
 from suanli.services.scheduler_loop import SchedulerLoop
@@ -35,8 +36,8 @@ def health_router(loop: SchedulerLoop, status: StatusService, database_url: str)
         return json_response(health_now())
 
     @router.get("/status", response_model=StatusOut, summary="The network at a glance: scheduler, centers, queue")
-    def network_status() -> Response:
-        glance = status.glance()
+    def network_status(asker: Asker) -> Response:
+        glance = status.glance(organization_of(asker))
         centers = [
             CenterGlanceOut(
                 name=c.name,

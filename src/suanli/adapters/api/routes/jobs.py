@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
+from suanli.adapters.api.auth import Asker, organization_of
 from suanli.adapters.api.bulk import BulkGate, count_jobs
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
 from suanli.domain.errors import InvalidSpec
@@ -25,7 +26,6 @@ from suanli.domain.limits import (
     MAX_OFFSET,
     NO_NUL_PATTERN,
 )
-from suanli.domain.tenants import DEFAULT_TENANT
 from suanli.protocol.agent import AttemptListOut, AttemptOut
 from suanli.protocol.rest import (
     IDEMPOTENCY_KEY_MAX,
@@ -153,7 +153,7 @@ def out_with_warning(jobs: JobService, job: Job, if_unfit: str) -> JobOut:
     return JobOut.from_job(job, warning=jobs.why_unfit(job.spec) if if_unfit == "queue" else "")
 
 
-def store_batch(jobs: JobService, max_batch: int, body: bytes, if_unfit: str = "queue") -> Response:
+def store_batch(jobs: JobService, max_batch: int, body: bytes, if_unfit: str, organization: str) -> Response:
     """Parses, checks and stores a batch (in a worker thread: see ``submit_batch``)."""
     count = count_jobs(body)  # before any job object exists: a batch's memory is its jobs
     if count is not None and count > max_batch:
@@ -171,7 +171,7 @@ def store_batch(jobs: JobService, max_batch: int, body: bytes, if_unfit: str = "
         specs.append(item.to_spec())
         keys.append(item.idempotency_key)
     del items
-    saved = jobs.submit(specs, tenant_id=DEFAULT_TENANT, idempotency_keys=keys, refuse_unfit=if_unfit == "refuse")
+    saved = jobs.submit(specs, tenant_id=organization, idempotency_keys=keys, refuse_unfit=if_unfit == "refuse")
     del specs
     return json_response(JobListOut.model_construct(jobs=[out_with_warning(jobs, j, if_unfit) for j in saved]), 201)
 
@@ -188,6 +188,7 @@ def add_submit_routes(router: APIRouter, jobs: JobService, max_batch: int) -> No
     )
     async def submit_job(
         spec: JobSpec,
+        asker: Asker,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -204,7 +205,7 @@ def add_submit_routes(router: APIRouter, jobs: JobService, max_batch: int) -> No
         submitted_at(spec, jobs.clock.now())
         job = await asyncio.wrap_future(
             jobs.submit_one_later(
-                spec, tenant_id=DEFAULT_TENANT, idempotency_key=idempotency_key, refuse_unfit=if_unfit == "refuse"
+                spec, tenant_id=asker.organization, idempotency_key=idempotency_key, refuse_unfit=if_unfit == "refuse"
             )
         )
         return json_response(out_with_warning(jobs, job, if_unfit), 201)
@@ -217,14 +218,15 @@ def add_submit_routes(router: APIRouter, jobs: JobService, max_batch: int) -> No
         summary="Submit many jobs: all are stored, or none",
         openapi_extra=json_body_doc(JobBatchIn),
     )
-    async def submit_batch(request: Request, if_unfit: IfUnfit = "queue") -> Response:
+    async def submit_batch(request: Request, asker: Asker, if_unfit: IfUnfit = "queue") -> Response:
         # The body is read only once the batch has its turn (bulk.BulkGate), and parsed and
         # validated in a worker thread, not by FastAPI on the event loop: a batch of tens of
         # thousands of jobs would otherwise stall every other request.
         require_json(request)
         gate: BulkGate = request.app.state.bulk_gate
         async with gate.turn():
-            return await run_in_threadpool(store_batch, jobs, max_batch, await request.body(), if_unfit)
+            body = await request.body()
+            return await run_in_threadpool(store_batch, jobs, max_batch, body, if_unfit, asker.organization)
 
 
 def add_list_route(router: APIRouter, jobs: JobService, waiting: WaitingReasons) -> None:
@@ -232,6 +234,7 @@ def add_list_route(router: APIRouter, jobs: JobService, waiting: WaitingReasons)
 
     @router.get("", response_model=JobPageOut, responses=problem_docs(422), summary="List jobs, newest first")
     def list_jobs(
+        asker: Asker,
         # Each check is the parser's own (with its message); the schema states it as a pattern.
         status: Annotated[
             list[str],
@@ -257,7 +260,7 @@ def add_list_route(router: APIRouter, jobs: JobService, waiting: WaitingReasons)
         ] = None,
     ) -> Response:
         filter = JobFilter(
-            tenant_id=DEFAULT_TENANT,
+            tenant_id=organization_of(asker),
             statuses=parse_statuses(status),
             center=center or None,
             name_prefix=name or None,
@@ -276,13 +279,13 @@ def add_job_routes(router: APIRouter, jobs: JobService, scheduling: SchedulingSe
     """One job: show, cancel, explain."""
 
     @router.get(f"/{JOB}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
-    def get_job(job_id: JobId) -> Response:
-        job = jobs.get(job_id, DEFAULT_TENANT)
+    def get_job(job_id: JobId, asker: Asker) -> Response:
+        job = jobs.get(job_id, organization_of(asker))
         return json_response(JobOut.from_job(job, waiting_reason=waiting.of([job]).get(job.id, "")))
 
     @router.post(f"/{JOB}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job")
-    def cancel_job(job_id: JobId) -> Response:
-        return json_response(JobOut.from_job(jobs.cancel(job_id, DEFAULT_TENANT)))
+    def cancel_job(job_id: JobId, asker: Asker) -> Response:
+        return json_response(JobOut.from_job(jobs.cancel(job_id, organization_of(asker))))
 
     @router.get(
         f"/{JOB}/explain",
@@ -290,8 +293,8 @@ def add_job_routes(router: APIRouter, jobs: JobService, scheduling: SchedulingSe
         responses=problem_docs(404, 422),
         summary="Why a job is where it is (or why it waits)",
     )
-    def explain_job(job_id: JobId) -> Response:
-        job = jobs.get(job_id, DEFAULT_TENANT)
+    def explain_job(job_id: JobId, asker: Asker) -> Response:
+        job = jobs.get(job_id, organization_of(asker))
         reasons = scheduling.explain(job)
         if job.status is JobStatus.SCHEDULED and (waits := waiting.of([job]).get(job.id)):
             reasons.append(waits)  # placed on a center whose agent never connected, or fell silent
@@ -307,8 +310,8 @@ def add_attempt_routes(router: APIRouter, jobs: JobService, agents: AgentService
         responses=problem_docs(404, 422),
         summary="The job's attempts: where each ran, when, and how it ended",
     )
-    def list_attempts(job_id: JobId) -> Response:
-        jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
+    def list_attempts(job_id: JobId, asker: Asker) -> Response:
+        jobs.get(job_id, organization_of(asker))  # 404 for a job of another organization
         attempts = [AttemptOut.from_attempt(a) for a in agents.attempts(job_id)]
         return json_response(AttemptListOut(attempts=attempts))
 
@@ -323,12 +326,13 @@ def add_attempt_routes(router: APIRouter, jobs: JobService, agents: AgentService
     )
     def read_logs(
         job_id: JobId,
+        asker: Asker,
         accept: Annotated[str | None, Header(include_in_schema=False)] = None,
         attempt: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="default: the latest")] = None,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LOG_READ)] = MAX_LOG_READ,
     ) -> Response:
-        jobs.get(job_id, DEFAULT_TENANT)  # 404 for a job that is not the caller's
+        jobs.get(job_id, organization_of(asker))  # 404 for a job of another organization
         read = agents.read_log(job_id, attempt, offset, limit)
         headers = {
             "X-Suanli-Attempt": str(read.attempt),
