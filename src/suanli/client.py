@@ -397,6 +397,10 @@ class SuanliClient:
             body["kind"] = str(kind)
         return self._post(MemberOut, f"/organizations/{organization}/members", body=body)
 
+    def set_disabled(self, name: str, disabled: bool = True) -> MemberOut:
+        """Disables a user or service account (its tokens are refused from now on), or enables it."""
+        return self._post(MemberOut, f"/principals/{name}/{'disable' if disabled else 'enable'}")
+
     # -- jobs -------------------------------------------------------------------------------------
     def submit(
         self, spec: JobSpec | Mapping[str, Any], idempotency_key: str | None = None, *, allow_unfit: bool = True

@@ -53,6 +53,14 @@ class Container:
     audit: AuditService
     identity: IdentityService
 
+    def bootstrap_admin(self) -> str | None:
+        """The first admin and its token in ``home/token`` on an installation without principals
+        (None when it has them), recorded in the audit log."""
+        token = self.identity.bootstrap(self.settings.home / "token")
+        if token:
+            record_bootstrap(self.audit)
+        return token
+
     def close(self) -> None:
         self.loop.stop()
         self.audit.close()  # what the audit writer still holds, before the engine goes
@@ -133,7 +141,17 @@ def bootstrap_identity(settings: Settings) -> str | None:
     upgrade_database(url)
     engine = make_engine(url)
     try:
-        identity = IdentityService(SqlIdentityStore(SqlStore(engine)), SystemClock())
-        return identity.bootstrap(settings.home / "token")
+        store, clock = SqlStore(engine), SystemClock()
+        token = IdentityService(SqlIdentityStore(store), clock).bootstrap(settings.home / "token")
+        if token:
+            record_bootstrap(AuditService(SqlAuditStore(store), clock, linger_s=0.0))
+        return token
     finally:
         engine.dispose()
+
+
+def record_bootstrap(audit: AuditService) -> None:
+    """The first admin's creation, in the audit log: no request made it, so no request records it."""
+    audit.record(
+        actor="system", action="principal.bootstrap", target="principals/admin", organization="default", result="ok"
+    )

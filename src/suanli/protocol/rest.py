@@ -413,6 +413,7 @@ class MemberOut(BaseModel):
     home_organization: str
     organization: str = Field(description="the organization whose roles are listed")
     roles: list[Role]
+    disabled: bool = Field(default=False, description="its tokens are refused")
 
 
 # -- audit ----------------------------------------------------------------------------------------

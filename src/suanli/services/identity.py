@@ -100,6 +100,7 @@ class IdentityStore(Protocol):
         held anywhere included; None when no principal has the name."""
 
     def add_membership(self, principal: str, organization: str, role: Role) -> Member: ...
+    def set_disabled(self, name: str, disabled: bool) -> None: ...
     def add_token(self, token: NewToken, now: datetime) -> TokenInfo: ...
     def bootstrap(self, principal: str, organization: str, role: Role, token: NewToken, now: datetime) -> bool: ...
     def token_for_hash(self, token_hash: str) -> TokenRecord | None: ...
@@ -374,6 +375,23 @@ class IdentityService:
         member = self.store.add_membership(principal, organization, role)
         self._forget_where(principal=principal)
         return member
+
+    def set_disabled(self, name: str, disabled: bool, *, by: Principal | None = None) -> Member:
+        """Disables a user or service account (every token of it is refused from now on, in other
+        server processes within the token cache's time) or enables it again. Needs org.manage in
+        its home organization; nobody disables themselves (an installation would lose its admin)."""
+        member = self.store.get_member(name)
+        if member is None:
+            raise NotFound(f"no user or service account named {name!r}", field="name")
+        if by is not None:
+            self.require(by, Permission.ORG_MANAGE, member.organization)
+            if disabled and by.name == name:
+                raise Conflict("you cannot disable yourself; ask another admin", field="name")
+        self.store.set_disabled(name, disabled)
+        self._forget_where(principal=name)
+        updated = self.store.get_member(name)
+        assert updated is not None
+        return updated
 
     def whoami(self, principal: Principal) -> Whoami:
         return Whoami(principal, permissions_of(principal), self.store.get_token(principal.token_prefix))

@@ -95,3 +95,19 @@ def test_only_the_owning_organization_changes_a_center(api: TestClient, containe
     assert api.get(f"{API}/centers/platform-site").json()["state"] == "ONLINE"
     assert bob.post(f"{API}/centers/acme-site/drain").json()["state"] == "DRAINING"
     assert bob.post(f"{API}/centers/acme-site/tokens").status_code == 201
+
+
+def test_a_disabled_principal_is_refused_until_enabled(api: TestClient, container: Container) -> None:
+    carol = client_with(container, person(container, "carol", "acme", Role.MEMBER))
+    assert carol.get(f"{API}/jobs").status_code == 200
+    dave = client_with(container, person(container, "dave", "acme", Role.ORG_ADMIN))
+
+    assert "org.manage" in problem(carol.post(f"{API}/principals/dave/disable"), 403)["detail"]
+    assert dave.post(f"{API}/principals/carol/disable").json()["disabled"] is True
+    refused = problem(carol.get(f"{API}/jobs"), 401)  # at once: the same process forgot her tokens
+    assert "disabled" in refused["detail"]
+    assert problem(dave.post(f"{API}/principals/dave/disable"), 409)  # nobody disables themselves
+    other = client_with(container, person(container, "erin", "globex", Role.ORG_ADMIN))
+    assert problem(other.post(f"{API}/principals/carol/enable"), 403)  # not erin's organization
+    assert dave.post(f"{API}/principals/carol/enable").json()["disabled"] is False
+    assert carol.get(f"{API}/jobs").status_code == 200

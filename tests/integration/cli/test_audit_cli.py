@@ -112,3 +112,11 @@ def test_edited_and_deleted_rows_are_named(suanli, database_url: str, tmp_path: 
         assert len(problems) == 1 and f"entry {sequence} is missing" in problems[0], deleted.stderr
     finally:
         engine.dispose()
+
+
+def test_the_first_admin_is_the_first_entry(suanli) -> None:  # type: ignore[no-untyped-def]
+    """No request made the first admin (the server did, on its new home): the log says so itself."""
+    entries = suanli("audit", "--action", "principal.", "-o", "json").json()["items"]
+    assert [(e["sequence"], e["actor"], e["action"], e["target"]) for e in entries] == [
+        (1, "system", "principal.bootstrap", "principals/admin")
+    ]

@@ -41,6 +41,8 @@ COMMANDS = [
     ["project", "add"],
     ["member"],
     ["member", "add"],
+    ["member", "disable"],
+    ["member", "enable"],
 ]
 
 

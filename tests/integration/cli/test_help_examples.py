@@ -50,6 +50,8 @@ ORDER = [
     "project list",
     "member",
     "member add",
+    "member disable",
+    "member enable",
     "token create",
     "token",
     "token list",

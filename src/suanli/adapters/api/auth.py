@@ -54,6 +54,8 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/organizations/{org}/projects"): P.ORG_READ,
     ("POST", "/organizations/{org}/projects"): P.ORG_MANAGE,
     ("POST", "/organizations/{org}/members"): P.ORG_MANAGE,
+    ("POST", "/principals/{name}/disable"): P.ORG_MANAGE,
+    ("POST", "/principals/{name}/enable"): P.ORG_MANAGE,
     ("GET", "/audit"): P.AUDIT_READ,
     ("GET", "/audit/verify"): P.AUDIT_READ,
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -331,6 +331,43 @@ def add_project(
         print_json(made)
     else:
         out.print(f"added project {escape(made.organization)}/{escape(made.name)}")
+
+
+@member_app.command("disable")
+def disable_member(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a user or service account")],
+    output: OutputOption = None,
+) -> None:
+    """Disable a user or service account: every token of it is refused from now on (`member
+    enable` undoes it). Its jobs go on.
+
+    Example: suanli member disable ci-bot
+    """
+    _set_disabled(ctx, name, True, output)
+
+
+@member_app.command("enable")
+def enable_member(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a user or service account")],
+    output: OutputOption = None,
+) -> None:
+    """Enable a disabled user or service account again: its tokens that are not revoked or expired
+    work again.
+
+    Example: suanli member enable ci-bot
+    """
+    _set_disabled(ctx, name, False, output)
+
+
+def _set_disabled(ctx: typer.Context, name: str, disabled: bool, output: Any) -> None:
+    current = state(ctx, output)
+    member = current.client().set_disabled(name, disabled)
+    if current.json:
+        print_json(member)
+    else:
+        out.print(f"{escape(member.name)} is {'disabled: its tokens are refused' if disabled else 'enabled'}")
 
 
 @member_app.command("add")

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
+from suanli.adapters.cli.output import OutputOption, note, out, print_json, progress_bar, state
 from suanli.domain.errors import InvalidSpec
 from suanli.simulation import packaged
 
@@ -205,15 +203,7 @@ def _run(workload: Any, fleet: Any, profile: str, cycle_interval: float, request
     from suanli.simulation.report import Run
 
     simulation = Simulation(workload, fleet, profile, cycle_interval_s=cycle_interval, requests=requests)
-    with Progress(
-        TextColumn(f"simulating {workload.name} on {fleet.name} ({profile})"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
-    ) as bar:
+    with progress_bar(f"simulating {workload.name} on {fleet.name} ({profile})", quiet=quiet) as bar:
         task = bar.add_task("jobs", total=len(workload.jobs))
         result = simulation.run(lambda done, total: bar.update(task, completed=done))
     return Run(fleet.name, result, summarize(result))

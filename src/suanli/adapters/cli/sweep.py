@@ -12,10 +12,9 @@ import yaml
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from suanli.adapters.cli.output import OutputOption, note, out, print_json, state
+from suanli.adapters.cli.output import OutputOption, note, out, print_json, progress_bar, state
 from suanli.simulation import packaged
 
 if TYPE_CHECKING:
@@ -246,15 +245,7 @@ def _run_cells(
     """The cells' rows, from worker processes or Ray tasks, with a progress bar on stderr."""
     from suanli.simulation import sweep as sw
 
-    with Progress(
-        TextColumn(f"sweep {escape(name)}: {len(cells)} simulations on {escape(where)}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
-    ) as bar:
+    with progress_bar(f"sweep {escape(name)}: {len(cells)} simulations on {escape(where)}", quiet=quiet) as bar:
         task = bar.add_task("cells", total=len(cells))
 
         def advance(done: int, total: int) -> None:

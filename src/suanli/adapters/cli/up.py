@@ -152,7 +152,7 @@ def _serve(settings: Settings, listener: socket.socket, *, accelerators: str | N
         )
         banner = f"Suanli serving on {site.url} (API docs {site.url}/docs; home {settings.home})"
         # A new home gets its first admin, whose token the CLI on this machine then uses.
-        if site.container.identity.bootstrap(settings.home / "token"):
+        if site.container.bootstrap_admin():
             banner += admin_token_note(settings.home)
         server = Server(config, stop=agents.stop, stop_s=STOP_S, on_started=lambda: typer.echo(banner))
         _start_agents(site, agents, server.ready, end_server=lambda: setattr(server, "should_exit", True))

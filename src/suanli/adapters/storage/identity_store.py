@@ -146,6 +146,12 @@ class SqlIdentityStore:
         assert member is not None
         return member
 
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        with self._store._write() as connection:
+            changed = connection.execute(update(principals).where(principals.c.name == name).values(disabled=disabled))
+        if changed.rowcount == 0:
+            raise NotFound(f"no user or service account named {name!r}", field="name")
+
     # tokens ---------------------------------------------------------------------------------------
 
     def add_token(self, token: NewToken, now: datetime) -> TokenInfo:

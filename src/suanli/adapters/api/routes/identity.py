@@ -33,6 +33,9 @@ from suanli.protocol.rest import (
 )
 from suanli.services.identity import IdentityService
 
+PrincipalName = Annotated[
+    str, Path(min_length=1, max_length=63, pattern=NAME_PATTERN, description="a user or service account")
+]
 OrgName = Annotated[str, Path(min_length=1, max_length=63, pattern=NAME_PATTERN, description="the organization")]
 TokenPrefix = Annotated[
     str,
@@ -50,6 +53,7 @@ def identity_router(identity: IdentityService) -> APIRouter:
     router = APIRouter(tags=["identity"])
     add_token_routes(router, identity)
     add_organization_routes(router, identity)
+    add_principal_routes(router, identity)
     return router
 
 
@@ -166,6 +170,30 @@ def add_organization_routes(router: APIRouter, identity: IdentityService) -> Non
         return json_response(member_out(member, org), 201)
 
 
+def add_principal_routes(router: APIRouter, identity: IdentityService) -> None:
+    """Disable a user or service account (its tokens are refused from now on), or enable it."""
+
+    @router.post(
+        "/principals/{name}/disable",
+        response_model=MemberOut,
+        responses=problem_docs(401, 403, 404, 409, 422),
+        summary="Disable a user or service account: every token of it is refused from now on",
+    )
+    def disable_principal(name: PrincipalName, principal: Asking) -> Response:
+        member = identity.set_disabled(name, True, by=principal)
+        return json_response(member_out(member, member.organization))
+
+    @router.post(
+        "/principals/{name}/enable",
+        response_model=MemberOut,
+        responses=problem_docs(401, 403, 404, 422),
+        summary="Enable a disabled user or service account again",
+    )
+    def enable_principal(name: PrincipalName, principal: Asking) -> Response:
+        member = identity.set_disabled(name, False, by=principal)
+        return json_response(member_out(member, member.organization))
+
+
 def member_out(member: Member, organization: str) -> MemberOut:
     return MemberOut(
         name=member.name,
@@ -173,4 +201,5 @@ def member_out(member: Member, organization: str) -> MemberOut:
         home_organization=member.organization,
         organization=organization,
         roles=sorted(member.roles),
+        disabled=member.disabled,
     )
