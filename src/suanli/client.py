@@ -14,6 +14,7 @@ problem answer raises ``SuanliApiError``; a server that cannot be reached, ``Sua
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -358,7 +359,8 @@ class SuanliClient:
         body: dict[str, Any] = {"name": name}
         if wanted := [str(s) for s in scopes]:
             body["scopes"] = wanted
-        for key, value in (("expires_in_s", expires_in_s), ("principal", principal), ("organization", organization)):
+        lifetime = math.ceil(expires_in_s) if expires_in_s is not None else None  # whole seconds on the wire
+        for key, value in (("expires_in_s", lifetime), ("principal", principal), ("organization", organization)):
             if value is not None:
                 body[key] = value
         return self._post(ApiTokenCreatedOut, "/tokens", body=body)

@@ -313,8 +313,9 @@ class ApiTokenIn(BaseModel):
 
     name: Name = Field(description="what the token is for, e.g. laptop or ci")
     scopes: list[Scope] = Field(default_factory=lambda: sorted(FULL_SCOPES), min_length=1, max_length=3)
-    expires_in_s: float | None = Field(
-        default=None, gt=0, le=MAX_TOKEN_LIFETIME_S, description="lifetime in seconds; none: until revoked"
+    # Whole seconds: a fraction of a second as small as JSON allows would be a lifetime of zero.
+    expires_in_s: int | None = Field(
+        default=None, ge=1, le=MAX_TOKEN_LIFETIME_S, description="lifetime in seconds; none: until revoked"
     )
     principal: Name | None = Field(
         default=None, description="mint for this user or service account instead (needs org.manage there)"
