@@ -63,8 +63,7 @@ def test_more_gpus_than_any_node_has_is_refused_saying_what_it_asked_and_what_th
 def test_a_job_ray_cannot_place_now_fails_after_the_pending_timeout(
     make_executor: Callable[..., Any], tmp_path: Path
 ) -> None:
-    # Long enough that the blocker starts within it on a loaded machine; the waiting job cannot.
-    executor = make_executor(pending_timeout_s=15.0)
+    executor = make_executor(pending_timeout_s=4.0)
     started = tmp_path / "started"
     blocker = _spec(
         "import pathlib, sys, time; pathlib.Path(sys.argv[1]).write_text('x'); time.sleep(120)",
@@ -77,7 +76,7 @@ def test_a_job_ray_cannot_place_now_fails_after_the_pending_timeout(
     executor.start(waiting)
     status = wait_state(executor, waiting.key, FINISH_S)
     assert status.state is AttemptState.FAILED
-    assert "did not start it in 15 s" in status.message and "asks for 3 GPU" in status.message
+    assert "did not start it in 4 s" in status.message and "asks for 3 GPU" in status.message
     assert "4 in all" in status.message
     assert b"should not run" not in logs_of(executor, waiting.key)
     executor.cancel(blocker.key, grace_s=1.0)
