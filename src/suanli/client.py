@@ -54,6 +54,8 @@ from suanli.protocol.rest import (
     JobListOut,
     JobOut,
     JobPageOut,
+    LoginOut,
+    MemberListOut,
     MemberOut,
     OrganizationListOut,
     OrganizationOut,
@@ -62,6 +64,7 @@ from suanli.protocol.rest import (
     StatusOut,
     WhoamiOut,
 )
+from suanli.protocol.sso import OidcDeviceOut, OidcDeviceTokenOut
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -76,6 +79,7 @@ __all__ = [
     "JobOut",
     "JobPageOut",
     "LogChunk",
+    "LoginOut",
     "MemberOut",
     "OrganizationOut",
     "ProjectOut",
@@ -345,6 +349,16 @@ class SuanliClient:
         """Who the token acts as: name, organization, roles, the token's scopes, what they allow."""
         return self._get(WhoamiOut, "/whoami")
 
+    def oidc_device_start(self) -> OidcDeviceOut:
+        """Starts a single sign-on for this client at the server's OpenID provider (device flow):
+        where the person goes, and the code they enter there."""
+        return self._post(OidcDeviceOut, "/auth/oidc/device")
+
+    def oidc_device_token(self, device_code: str) -> OidcDeviceTokenOut:
+        """Whether the person has signed in at the provider: ``pending``, or ``done`` with a new
+        API token in ``signed_in``."""
+        return self._post(OidcDeviceTokenOut, "/auth/oidc/device/token", body={"device_code": device_code})
+
     def create_token(
         self,
         name: str,
@@ -398,6 +412,33 @@ class SuanliClient:
         if kind is not None:
             body["kind"] = str(kind)
         return self._post(MemberOut, f"/organizations/{organization}/members", body=body)
+
+    def list_members(self, organization: str) -> list[MemberOut]:
+        return self._get(MemberListOut, f"/organizations/{organization}/members").members
+
+    def set_password(self, name: str, password: str, *, current_password: str | None = None) -> MemberOut:
+        """Sets a user's password: one's own with ``current_password``, another's as its admin."""
+        body: dict[str, Any] = {"password": password}
+        if current_password is not None:
+            body["current_password"] = current_password
+        return self._parse(MemberOut, self._request("PUT", f"/principals/{name}/password", body=body))
+
+    def login_with_password(
+        self, name: str, password: str, *, organization: str | None = None, expires_in_s: int | None = None
+    ) -> LoginOut:
+        """Signs in with a password and returns a new API token for this client (``token`` in the
+        answer; default lifetime 30 days), which this client uses from now on. ``organization``:
+        act for this one (where you hold a role) rather than your own."""
+        body: dict[str, Any] = {"name": name, "password": password, "grant": "token"}
+        if organization is not None:
+            body["organization"] = organization
+        if expires_in_s is not None:
+            body["expires_in_s"] = expires_in_s
+        answer = self._post(LoginOut, "/auth/login", body=body)
+        if answer.token:
+            self.token = answer.token
+            self._http.headers["Authorization"] = f"Bearer {answer.token}"
+        return answer
 
     def set_disabled(self, name: str, disabled: bool = True) -> MemberOut:
         """Disables a user or service account (its tokens are refused from now on), or enables it."""

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -29,6 +30,7 @@ from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
+from suanli.services.sign_in import SignInService
 from suanli.services.signal import Signal
 from suanli.services.status import StatusService
 from suanli.services.waiting import WaitingReasons
@@ -52,6 +54,7 @@ class Container:
     status: StatusService
     audit: AuditService
     identity: IdentityService
+    sign_in: SignInService
 
     def bootstrap_admin(self) -> str | None:
         """The first admin and its token in ``home/token`` on an installation without principals
@@ -108,6 +111,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         on_release=capacity_changed,
     )
     loop.housekeeping = agents.expire_silent_centers
+    identity = IdentityService(SqlIdentityStore(store), clock, cache_s=settings.token_cache_s)
     return Container(
         settings=settings,
         catalog=catalog,
@@ -123,7 +127,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         waiting=waiting,
         status=StatusService(store, scheduling, clock, settings.agent_offline_after_s),
         audit=AuditService(SqlAuditStore(store), clock, linger_s=0.0 if settings.audit_wait else DEFAULT_LINGER_S),
-        identity=IdentityService(SqlIdentityStore(store), clock, cache_s=settings.token_cache_s),
+        identity=identity,
+        sign_in=SignInService(identity, clock, session_lifetime=timedelta(seconds=settings.session_lifetime_s)),
     )
 
 

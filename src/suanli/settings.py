@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from suanli.domain.accelerators import AcceleratorCatalog
@@ -43,12 +43,53 @@ class Settings(BaseSettings):
         description="how long a server process reuses an API token's lookup; a revocation reaches the other "
         "processes within this time (the process that revokes drops it at once)",
     )
+    session_lifetime_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        le=30 * 86400,
+        description="how long a browser session opened by a password sign-in lasts",
+    )
     audit_wait: bool = Field(
         default=False,
         description=(
             "answer a state-changing request only once its audit entry is stored (else it is stored within "
             "about 50 ms, with others: cheaper, but a server killed meanwhile loses those entries)"
         ),
+    )
+    # Single sign-on with OpenID Connect (docs/security.md): off while oidc_issuer is unset.
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="the OpenID provider's issuer URL, exactly as its discovery document names it "
+        "(https; http only on localhost); unset: no single sign-on",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Suanli's client id at the provider")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Suanli's client secret at the provider")
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="the scopes asked for, space-separated; add the one that brings oidc_roles_claim if the "
+        "provider needs one",
+    )
+    oidc_roles_claim: str = Field(
+        default="suanli_roles",
+        description='the claim that lists "organization:role" values, e.g. ["acme:org-admin", "acme:member"]',
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="the claim whose value names the Suanli user"
+    )
+    oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="the callback URL registered at the provider (default: this server's "
+        "/api/v1/auth/oidc/callback as the request reached it; set it behind a proxy)",
+    )
+    oidc_allow_platform_admin: bool = Field(
+        default=False,
+        description="let the provider grant platform-admin (and let platform admins sign in with it)",
+    )
+    oidc_token_lifetime_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        le=30 * 86400,
+        description="how long the API token of `suanli login --oidc` lasts",
     )
 
     @property

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from suanli.agent.executor import AttemptKey, owner_tag
 from suanli.domain.centers import Pool
+from suanli.domain.errors import describe_error
 from suanli.protocol.agent import (
     MAX_MESSAGE_CHARS,
     PROTOCOL,
@@ -168,7 +169,11 @@ class AgentClient:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as error:
-            raise AgentTransportError(f"{self.server}: an unexpected answer on {path}: {error}") from error
+            # The fields it names, not pydantic's text: that quotes the input, an assignment's secret
+            # environment values among it, which must not reach the agent's log.
+            raise AgentTransportError(
+                f"{self.server}: an unexpected answer on {path}: {describe_error(error)}"
+            ) from None
 
     def hello(self, pools: list[Pool], running: list[AttemptKey], problem: str = "") -> HelloAnswer:
         request = HelloIn.model_construct(

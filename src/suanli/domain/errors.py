@@ -49,6 +49,16 @@ class Forbidden(SuanliError):
     title = "Forbidden"
 
 
+class TooManyAttempts(SuanliError):
+    """Too many failed sign-ins for one name or from one address: wait ``retry_after_s`` seconds."""
+
+    title = "Too many attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unauthenticated(SuanliError):
     """No token, or one that is malformed, unknown, expired or revoked, or whose principal is
     disabled. The message says which, and what to do."""

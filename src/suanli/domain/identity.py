@@ -67,6 +67,19 @@ class PrincipalKind(StrEnum):
     SERVICE = "service"  # a service account: a CI pipeline, a gateway; has tokens, no password
 
 
+class TokenKind(StrEnum):
+    """An API token a person or script sends as a Bearer header, or the token of a browser
+    session, which travels in an HttpOnly cookie and needs its CSRF token beside it to change
+    anything (adapters/api/auth.py)."""
+
+    API = "api"
+    SESSION = "session"
+
+
+MIN_PASSWORD_CHARS = 10  # NIST SP 800-63B asks for at least 8; long passphrases are welcome
+MAX_PASSWORD_CHARS = 1024  # hashing a megabyte of "password" would be a cheap way to burn CPU
+
+
 class OrganizationKind(StrEnum):
     ENTERPRISE = "enterprise"
     UNIVERSITY = "university"
@@ -133,6 +146,7 @@ class TokenInfo(BaseModel):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    kind: TokenKind = TokenKind.API
 
     def state(self, now: datetime) -> str:
         """active, expired or revoked."""

@@ -150,5 +150,6 @@ def mapping_schema(extra: dict[str, Any]) -> Any:
 JobName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), NoNul()]
 Workdir = Annotated[str, Field(max_length=MAX_WORKDIR_CHARS), NoNul()]
 EnvValue = Annotated[str, Field(max_length=MAX_ENV_VALUE_CHARS), NoNul()]
+EnvName = Annotated[str, Field(min_length=1, max_length=MAX_ENV_NAME_CHARS, pattern=ENV_NAME_PATTERN)]
 LabelKey = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_KEY_CHARS), NoNul()]
 LabelValue = Annotated[str, Field(max_length=MAX_LABEL_VALUE_CHARS), NoNul()]

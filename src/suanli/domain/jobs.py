@@ -31,6 +31,7 @@ from suanli.domain.job_fields import (
     ENV_SCHEMA,
     LABELS_SCHEMA,
     Command,
+    EnvName,
     EnvValue,
     JobName,
     LabelKey,
@@ -67,6 +68,7 @@ from suanli.domain.limits import (
 _ACCELERATOR_REQUEST = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*(?::\s*(-?[0-9]+)\s*)?$")
 _BUILTIN = AcceleratorCatalog()
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
+SECRET_SHOWN_AS = "***"  # what the API, the CLI and logs show for a secret environment value
 
 
 class AcceleratorRequest(BaseModel):
@@ -195,6 +197,14 @@ class JobSpec(BaseModel):
     env: dict[str, EnvValue] = Field(
         default_factory=dict, max_length=MAX_ENV_VARIABLES, json_schema_extra=mapping_schema(ENV_SCHEMA)
     )
+    secret_env: tuple[EnvName, ...] = Field(
+        default=(),
+        max_length=MAX_ENV_VARIABLES,
+        description=(
+            "names of env variables whose values are secret: the job gets them, but the API, the CLI and "
+            f"the logs show each as {SECRET_SHOWN_AS!r}"
+        ),
+    )
     resources: Resources = Field(default_factory=Resources)
     nodes: Int = Field(default=1, ge=1, le=MAX_NODES_PER_JOB, description="gang size: all nodes start together or none")
     priority: Int = Field(default=0, ge=MIN_PRIORITY, le=MAX_PRIORITY)
@@ -223,6 +233,30 @@ class JobSpec(BaseModel):
                     "(NAME=value, UTF-8, one NUL each)"
                 )
         return env
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secrets_are_set(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # Items are named by their index only: one that is not in env may be a value pasted here.
+        env = info.data.get("env")  # absent when env itself was refused
+        if env is not None:
+            for index, name in enumerate(names):
+                if name not in env:
+                    raise PydanticCustomError(
+                        "secret_env_unset",
+                        "item {index} names a variable that env does not set: give its value in env, and its name here",
+                        {"index": index},
+                    )
+        return tuple(dict.fromkeys(names))  # each once, in the order given
+
+    def redacted(self) -> JobSpec:
+        """The spec as the API and the CLI show it: each secret variable's value replaced by
+        ``SECRET_SHOWN_AS``. The spec itself, with its values, goes only to the center's agent."""
+        if not self.secret_env:
+            return self
+        secret = frozenset(self.secret_env)
+        env = {name: SECRET_SHOWN_AS if name in secret else value for name, value in self.env.items()}
+        return self.model_copy(update={"env": env})
 
     def canonical(self, catalog: AcceleratorCatalog) -> JobSpec:
         """The spec with accelerator names resolved to catalog models. Raises InvalidSpec."""

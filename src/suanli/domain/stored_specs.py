@@ -57,6 +57,17 @@ def unchecked_spec(data: dict[str, Any], problem: str) -> UncheckedJobSpec:
         fields["command"] = fields.pop("entrypoint")
     if isinstance(fields.get("command"), list):
         fields["command"] = tuple(fields["command"])
+    fields["secret_env"] = _secret_names(data)
     spec = UncheckedJobSpec.model_construct(**fields)
     spec._problem = problem
     return spec
+
+
+def _secret_names(data: dict[str, Any]) -> tuple[str, ...]:
+    """The variables whose values are never shown: as stored, or every one of env when the stored
+    list cannot be read (better to hide too much than to show a secret)."""
+    names = data.get("secret_env") or []
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return tuple(names)
+    env = data.get("env")
+    return tuple(str(name) for name in env) if isinstance(env, dict) else ()

@@ -8,7 +8,7 @@ SDK (``suanli.client``) parses responses with the same ones.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,8 @@ from suanli.domain.audit import AuditEntry, ProblemKind
 from suanli.domain.centers import AgentPresence, Backend, Center, CenterKind, CenterState, Pool
 from suanli.domain.identity import (
     FULL_SCOPES,
+    MAX_PASSWORD_CHARS,
+    MIN_PASSWORD_CHARS,
     DisplayName,
     Name,
     Organization,
@@ -25,10 +27,11 @@ from suanli.domain.identity import (
     Role,
     Scope,
     TokenInfo,
+    TokenKind,
 )
 from suanli.domain.job import Job, Placement
 from suanli.domain.job_status import JobStatus
-from suanli.domain.jobs import JobSpec
+from suanli.domain.jobs import SECRET_SHOWN_AS, JobSpec
 from suanli.domain.limits import NoNul
 
 IDEMPOTENCY_KEY_MAX = 200
@@ -92,7 +95,9 @@ class JobOut(BaseModel):
     placement: PlacementOut | None = None
     submitted_at: datetime
     updated_at: datetime
-    spec: JobSpec
+    spec: JobSpec = Field(
+        description=f"as submitted, but the value of each variable that secret_env names reads {SECRET_SHOWN_AS!r}"
+    )
 
     @classmethod
     def from_job(cls, job: Job, *, waiting_reason: str = "", warning: str = "") -> JobOut:
@@ -110,7 +115,7 @@ class JobOut(BaseModel):
             placement=PlacementOut.from_placement(job.placement) if job.placement is not None else None,
             submitted_at=job.submitted_at,
             updated_at=job.updated_at,
-            spec=job.spec,
+            spec=job.spec.redacted(),  # secret environment values never leave in an answer
         )
 
 
@@ -334,6 +339,7 @@ class ApiTokenOut(BaseModel):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = Field(default=None, description="to the minute")
+    kind: TokenKind = Field(default=TokenKind.API, description="api, or session: a browser session's")
 
     @classmethod
     def from_info(cls, info: TokenInfo, now: datetime) -> ApiTokenOut:
@@ -348,6 +354,7 @@ class ApiTokenOut(BaseModel):
             expires_at=info.expires_at,
             revoked_at=info.revoked_at,
             last_used_at=info.last_used_at,
+            kind=info.kind,
         )
 
 
@@ -415,6 +422,54 @@ class MemberOut(BaseModel):
     organization: str = Field(description="the organization whose roles are listed")
     roles: list[Role]
     disabled: bool = Field(default=False, description="its tokens are refused")
+
+
+class MemberListOut(BaseModel):
+    members: list[MemberOut]
+
+
+Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_CHARS), NoNul()]
+
+
+class LoginIn(BaseModel):
+    """A sign-in with a name and password (docs/security.md#passwords-and-browser-sessions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    password: Password
+    organization: Name | None = Field(
+        default=None, description="the organization to act for, one where you hold a role (default: your own)"
+    )
+    grant: Literal["session", "token"] = Field(
+        default="session",
+        description="session: a browser session in an HttpOnly cookie, with a CSRF token for writes; "
+        "token: an API token for the CLI or a script, returned in the answer",
+    )
+    expires_in_s: int | None = Field(
+        default=None, ge=1, le=366 * 86400, description="the token's lifetime (grant token only; default 30 days)"
+    )
+
+
+class LoginOut(BaseModel):
+    name: str
+    organization: str
+    roles: list[Role]
+    expires_at: datetime | None
+    csrf_token: str | None = Field(
+        default=None, description="session: send it as X-CSRF-Token with every change (also in the suanli_csrf cookie)"
+    )
+    token: str | None = Field(default=None, description="token: the API token, shown this once")
+    token_prefix: str
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password = Field(description=f"{MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
+    current_password: Password | None = Field(
+        default=None, description="your current password, when you change your own"
+    )
 
 
 # -- audit ----------------------------------------------------------------------------------------

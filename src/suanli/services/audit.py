@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from suanli.domain.audit import AuditEntry, AuditRecord, ChainCheck, ChainProblem, audit_record
 from suanli.services.clock import Clock
@@ -71,27 +72,10 @@ class AuditService:
         stored.add_done_callback(_report_failure(record))
         return stored
 
-    def record(
-        self,
-        *,
-        actor: str,
-        action: str,
-        result: str | int,
-        organization: str = "",
-        target: str = "",
-        request_id: str = "",
-        client: str = "",
-    ) -> AuditEntry:
-        """Records a named action (``center.add``, ``login``) and returns it once stored."""
-        stored = self.record_later(
-            actor=actor,
-            action=action,
-            result=result,
-            organization=organization,
-            target=target,
-            request_id=request_id,
-            client=client,
-        )
+    def record(self, **fields: Any) -> AuditEntry:
+        """Records a named action (``center.add``, ``principal.bootstrap``) with the fields of
+        ``record_later`` and returns it once stored."""
+        stored = self.record_later(**fields)
         self.flush()
         return stored.result()
 

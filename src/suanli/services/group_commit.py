@@ -14,12 +14,13 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from suanli.domain.errors import SuanliError
 
 T = TypeVar("T")  # what is written (a new job, an audit record)
 R = TypeVar("R")  # what writing one returns (the stored job, the chained entry)
+_FLUSH = object()  # queued by flush: answered once everything queued before it is written
 
 
 class GroupCommit(Generic[T, R]):
@@ -42,11 +43,10 @@ class GroupCommit(Generic[T, R]):
         self.max_batch = max_batch
         self.linger_s = linger_s
         self.name = name
-        self._waiting: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
+        # Items, and flush markers (_FLUSH with a Future[None]): the writer takes them in order.
+        self._waiting: queue.SimpleQueue[tuple[Any, Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._enqueue_lock = threading.Lock()  # the newest future is the one queued last
-        self._newest: Future[R] | None = None
         self._hurry = threading.Event()
 
     def submit(self, item: T) -> R:
@@ -57,18 +57,20 @@ class GroupCommit(Generic[T, R]):
         """Like ``submit``, without waiting: the future holds the stored item or the error."""
         done: Future[R] = Future()
         self._ensure_writer()
-        with self._enqueue_lock:
-            self._waiting.put((item, done))
-            self._newest = done
+        self._waiting.put((item, done))
         return done
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Waits until everything queued so far is written (or failed); False on ``timeout``."""
-        newest = self._newest
-        if newest is None or newest.done():
-            return True
+        """Waits until everything queued so far is written (or failed); False on ``timeout``.
+
+        It queues a marker behind them, which the writer answers once what came before it is
+        written: the submitting path takes no lock and keeps no record for flush's sake."""
+        if self._thread is None:
+            return True  # nothing was ever queued
+        marker: Future[None] = Future()
+        self._waiting.put((_FLUSH, marker))
         self._hurry.set()
-        return not wait([newest], timeout).not_done
+        return not wait([marker], timeout).not_done
 
     def _ensure_writer(self) -> None:
         if self._thread is None:
@@ -89,7 +91,12 @@ class GroupCommit(Generic[T, R]):
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            items = [entry for entry in batch if entry[0] is not _FLUSH]
+            if items:
+                self._write(items)
+            for item, marker in batch:
+                if item is _FLUSH:
+                    marker.set_result(None)
 
     def _write(self, batch: list[tuple[T, Future[R]]]) -> None:
         try:

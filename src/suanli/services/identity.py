@@ -16,6 +16,7 @@ trusted (the server's own bootstrap, tests).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import threading
@@ -40,6 +41,7 @@ from suanli.domain.identity import (
     Role,
     Scope,
     TokenInfo,
+    TokenKind,
     is_well_formed_token,
     normalize_prefix,
     token_prefix,
@@ -47,7 +49,7 @@ from suanli.domain.identity import (
 from suanli.domain.permissions import Permission, acts_in, allows, permissions_of
 from suanli.services.clock import Clock
 
-__all__ = ["IdentityService", "IdentityStore", "NewToken", "TokenRecord", "Unauthenticated", "Whoami"]
+__all__ = ["IdentityService", "IdentityStore", "NewToken", "SessionGrant", "TokenRecord", "Unauthenticated", "Whoami"]
 
 CENTER_TOKEN_PREFIX = "sl_"  # services.agents.TOKEN_PREFIX: a center agent's token, not a person's
 _MINT_ATTEMPTS = 5
@@ -64,6 +66,18 @@ class NewToken:
     name: str
     scopes: frozenset[Scope]
     expires_at: datetime | None
+    kind: TokenKind = TokenKind.API
+    csrf_hash: str | None = None  # a browser session's CSRF token, hashed
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    """A new browser session: its token (for the HttpOnly cookie) and its CSRF token (for the
+    page's script to send back as a header), each shown this once."""
+
+    token: str
+    csrf_token: str
+    info: TokenInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,7 @@ class TokenRecord:
     kind: PrincipalKind
     disabled: bool
     roles: frozenset[Role]  # held in the token's organization, and platform-admin held anywhere
+    csrf_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +115,9 @@ class IdentityStore(Protocol):
         held anywhere included; None when no principal has the name."""
 
     def add_membership(self, principal: str, organization: str, role: Role) -> Member: ...
+    def list_members(self, organization: str) -> list[Member]: ...
+    def password_hash(self, name: str) -> tuple[Member, str | None] | None: ...
+    def set_password_hash(self, name: str, password_hash: str, now: datetime, *, end_sessions: bool) -> None: ...
     def set_disabled(self, name: str, disabled: bool) -> None: ...
     def add_token(self, token: NewToken, now: datetime) -> TokenInfo: ...
     def bootstrap(self, principal: str, organization: str, role: Role, token: NewToken, now: datetime) -> bool: ...
@@ -116,6 +134,8 @@ class _Cached:
     expires_at: datetime | None
     checked_at: datetime
     touched_at: datetime | None  # when last_used_at was last written (or read so)
+    kind: TokenKind
+    csrf_hash: str | None
 
 
 def hash_token(token: str) -> str:
@@ -154,8 +174,11 @@ class IdentityService:
 
     # authentication -------------------------------------------------------------------------------
 
-    def authenticate(self, token: str) -> Principal:
-        """The principal a token acts as; Unauthenticated saying what is wrong and what to do."""
+    def authenticate(self, token: str, *, session_csrf: str | None = None, from_cookie: bool = False) -> Principal:
+        """The principal a token acts as; Unauthenticated saying what is wrong and what to do.
+
+        A token ``from_cookie`` must be a browser session's; given ``session_csrf`` (a write, which
+        a cookie alone must never authorize), it must be that session's CSRF token too."""
         token = token.strip()
         if not is_well_formed_token(token):
             raise Unauthenticated(_malformed(token))
@@ -171,6 +194,8 @@ class IdentityService:
         if cached.touched_at is None or (now - cached.touched_at).total_seconds() >= self.touch_s:
             cached.touched_at = now
             self.store.touch_token(cached.principal.token_prefix, now)
+        if from_cookie:
+            _check_session(cached, session_csrf)
         return cached.principal
 
     def _look_up(self, token: str, token_hash: str, now: datetime) -> _Cached:
@@ -199,7 +224,7 @@ class IdentityService:
             scopes=info.scopes,
             token_prefix=info.prefix,
         )
-        entry = _Cached(principal, info.expires_at, now, info.last_used_at)
+        entry = _Cached(principal, info.expires_at, now, info.last_used_at, info.kind, record.csrf_hash)
         with self._lock:
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.pop(next(iter(self._cache)))  # the oldest entry
@@ -260,24 +285,19 @@ class IdentityService:
     ) -> tuple[str, TokenInfo]:
         """A new token for ``principal_name``, acting for ``organization`` (default: its home one).
         The token is returned once: only its hash is kept. A principal minting through ``by`` gets
-        no scope its own token lacks; minting for someone else takes org.manage in their
-        organization (an org admin mints its service accounts' tokens)."""
+        no scope its own token lacks and no organization but the one its token acts for (a leaked
+        token reaches no further); minting for someone else takes org.manage, for its own
+        organization's users and service accounts (an org admin mints its service accounts' tokens).
+        A platform admin mints for anyone, acting anywhere."""
         wanted = frozenset(scopes) or FULL_SCOPES
         if expires_in is not None and expires_in <= timedelta(0):
             raise InvalidSpec("a token's lifetime must be positive, e.g. 30d or 12h", field="expires_in")
         member = self.store.get_member(principal_name, organization)
+        acting_for = organization or (member.organization if member is not None else "")
+        if by is not None:
+            self._may_mint(by, principal_name, member, acting_for, wanted)
         if member is None:
             raise NotFound(f"no user or service account named {principal_name!r}", field="principal")
-        acting_for = organization or member.organization
-        if by is not None:
-            if by.name != principal_name:
-                self.require(by, Permission.ORG_MANAGE, acting_for)
-            if missing := wanted - by.scopes:
-                raise Forbidden(
-                    f"a token with the scopes {_scopes(by.scopes)} cannot mint one with {_scopes(missing)}; "
-                    "use a token with the admin scope",
-                    field="scopes",
-                )
         if member.disabled:
             raise Conflict(f"{principal_name!r} is disabled: it gets no new tokens")
         if not member.roles:
@@ -286,15 +306,44 @@ class IdentityService:
                 f"(`suanli member add {principal_name} --org {acting_for} --role member`)"
             )
         expires_at = self.clock.now() + expires_in if expires_in is not None else None
+        return self._store_new(principal_name, acting_for, name, wanted, expires_at)
+
+    def open_session(
+        self, member: Member, lifetime: timedelta, *, organization: str | None = None, name: str = "browser-session"
+    ) -> SessionGrant:
+        """A browser session for ``member`` (who has just proved who they are), acting for
+        ``organization`` (default: its home one) with every scope its roles allow, ending after
+        ``lifetime``."""
+        csrf_token = secrets.token_urlsafe(32)
+        token, info = self._store_new(
+            member.name,
+            organization or member.organization,
+            name,
+            FULL_SCOPES,
+            self.clock.now() + lifetime,
+            kind=TokenKind.SESSION,
+            csrf_hash=hash_token(csrf_token),
+        )
+        return SessionGrant(token, csrf_token, info)
+
+    def _store_new(
+        self,
+        principal: str,
+        organization: str,
+        name: str,
+        scopes: frozenset[Scope],
+        expires_at: datetime | None,
+        *,
+        kind: TokenKind = TokenKind.API,
+        csrf_hash: str | None = None,
+    ) -> tuple[str, TokenInfo]:
         for _ in range(_MINT_ATTEMPTS):
             token = new_token()
+            new = self._new(token, principal, organization, name, scopes, expires_at, kind=kind, csrf_hash=csrf_hash)
             try:
-                info = self.store.add_token(
-                    self._new(token, principal_name, acting_for, name, wanted, expires_at), self.clock.now()
-                )
+                return token, self.store.add_token(new, self.clock.now())
             except StaleVersion:
                 continue  # a prefix already taken (48 random bits: rare); draw again
-            return token, info
         raise Conflict("could not find a free token prefix; try again")
 
     def list_tokens(self, principal_name: str) -> list[TokenInfo]:
@@ -376,22 +425,38 @@ class IdentityService:
         self._forget_where(principal=principal)
         return member
 
+    def list_members(self, organization: str, *, by: Principal | None = None) -> list[Member]:
+        if by is not None:
+            self.require(by, Permission.ORG_READ, organization)
+        return self.store.list_members(organization)
+
+    def forget_principal(self, name: str) -> None:
+        """Drops this process's cached lookups of ``name``'s tokens (its sessions just ended)."""
+        self._forget_where(principal=name)
+
     def set_disabled(self, name: str, disabled: bool, *, by: Principal | None = None) -> Member:
         """Disables a user or service account (every token of it is refused from now on, in other
         server processes within the token cache's time) or enables it again. Needs org.manage in
         its home organization; nobody disables themselves (an installation would lose its admin)."""
-        member = self.store.get_member(name)
-        if member is None:
-            raise NotFound(f"no user or service account named {name!r}", field="name")
         if by is not None:
-            self.require(by, Permission.ORG_MANAGE, member.organization)
-            if disabled and by.name == name:
-                raise Conflict("you cannot disable yourself; ask another admin", field="name")
+            self.require(by, Permission.ORG_MANAGE)
+        self.visible_member(name, by)
+        if by is not None and disabled and by.name == name:
+            raise Conflict("you cannot disable yourself; ask another admin", field="name")
         self.store.set_disabled(name, disabled)
         self._forget_where(principal=name)
         updated = self.store.get_member(name)
         assert updated is not None
         return updated
+
+    def visible_member(self, name: str, by: Principal | None) -> Member:
+        """The principal named ``name`` if ``by`` may act in its home organization; NotFound,
+        with the same words, when it does not exist or lives in another organization (whose
+        names are not ``by``'s to learn)."""
+        member = self.store.get_member(name)
+        if member is None or (by is not None and not acts_in(by, member.organization)):
+            raise NotFound(f"no user or service account named {name!r}", field="name")
+        return member
 
     def whoami(self, principal: Principal) -> Whoami:
         return Whoami(principal, permissions_of(principal), self.store.get_token(principal.token_prefix))
@@ -412,6 +477,32 @@ class IdentityService:
                 "ask an admin of that organization or a platform admin"
             )
 
+    def _may_mint(
+        self, by: Principal, principal_name: str, member: Member | None, acting_for: str, wanted: frozenset[Scope]
+    ) -> None:
+        platform = Role.PLATFORM_ADMIN in by.roles
+        if by.name != principal_name:
+            self.require(by, Permission.ORG_MANAGE)  # first: one who may not learns no names
+            if not platform and (member is None or member.organization != by.organization):
+                raise NotFound(  # the same words for a name of another organization and an unknown one
+                    f"no user or service account named {principal_name!r} in {by.organization!r}; an admin "
+                    "mints tokens for its own organization's users and service accounts",
+                    field="principal",
+                )
+        if not platform and acting_for != by.organization:
+            raise Forbidden(
+                f"this token acts for {by.organization!r} and mints tokens acting for it only; for "
+                f"{acting_for!r}, sign in there (`suanli login --password --org {acting_for}`) or use a token "
+                "acting for it",
+                field="organization",
+            )
+        if missing := wanted - by.scopes:
+            raise Forbidden(
+                f"a token with the scopes {_scopes(by.scopes)} cannot mint one with {_scopes(missing)}; "
+                "use a token with the admin scope",
+                field="scopes",
+            )
+
     def _may_grant(self, by: Principal, roles: Iterable[Role]) -> None:
         if Role.PLATFORM_ADMIN in roles and Role.PLATFORM_ADMIN not in by.roles:
             raise Forbidden("only a platform admin may make another platform admin", field="role")
@@ -424,8 +515,25 @@ class IdentityService:
         name: str,
         scopes: frozenset[Scope],
         expires_at: datetime | None,
+        *,
+        kind: TokenKind = TokenKind.API,
+        csrf_hash: str | None = None,
     ) -> NewToken:
-        return NewToken(token_prefix(token), hash_token(token), principal, organization, name, scopes, expires_at)
+        return NewToken(
+            token_prefix(token), hash_token(token), principal, organization, name, scopes, expires_at, kind, csrf_hash
+        )
+
+
+def _check_session(entry: _Cached, csrf_token: str | None) -> None:
+    if entry.kind is not TokenKind.SESSION:
+        raise Unauthenticated("the session cookie holds no session; sign in again (POST /api/v1/auth/login)")
+    if csrf_token is not None and (
+        entry.csrf_hash is None or not hmac.compare_digest(hash_token(csrf_token), entry.csrf_hash)
+    ):
+        raise Forbidden(
+            "a change made with a session cookie needs the session's CSRF token in the X-CSRF-Token header "
+            "(the suanli_csrf cookie holds it); it was missing or wrong"
+        )
 
 
 def _manages(principal: Principal, organization: str) -> bool:

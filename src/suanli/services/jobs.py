@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.domain.errors import InvalidSpec, StaleVersion
 from suanli.domain.job import Job
+from suanli.domain.job_reach import EVERY_JOB, JobReach
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.tenants import DEFAULT_TENANT
@@ -91,15 +92,16 @@ class JobService:
             )
         return NewJob(tenant_id, canonical, key)
 
-    def get(self, job_id: int, tenant_id: str | None = None) -> Job:
-        return self.store.get_job(job_id, tenant_id)
+    def get(self, job_id: int, reach: JobReach = EVERY_JOB) -> Job:
+        """The job, if it lies within ``reach``; NotFound otherwise, as if it did not exist."""
+        return self.store.get_job(job_id, reach)
 
     def list(self, filter: JobFilter, *, after: int | None = None, limit: int = 100) -> JobPage:
         return self.store.list_jobs(filter, after=after, limit=limit)
 
-    def cancel(self, job_id: int, tenant_id: str | None = None, reason: str = "cancelled by the user") -> Job:
+    def cancel(self, job_id: int, reach: JobReach = EVERY_JOB, reason: str = "cancelled by the user") -> Job:
         for _ in range(5):
-            job = self.store.get_job(job_id, tenant_id)
+            job = self.store.get_job(job_id, reach)
             if job.status is JobStatus.CANCELLED:
                 return job  # cancelled already (a retry, or two people at once): the wish holds
             cancelled = job.transitioned(JobStatus.CANCELLED, self.clock.now(), message=reason)

@@ -16,6 +16,7 @@ from suanli.domain.attempts import Attempt, AttemptState
 from suanli.domain.audit import AuditEntry, AuditRecord
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.job import Job, Placement
+from suanli.domain.job_reach import EVERY_JOB, JobReach
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 
@@ -29,7 +30,7 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class JobFilter:
-    tenant_id: str | None = None
+    reach: JobReach = EVERY_JOB  # whose jobs the asker may see (domain/job_reach.py)
     statuses: frozenset[JobStatus] = frozenset()
     center: str | None = None
     name_prefix: str | None = None
@@ -123,8 +124,8 @@ class Store(Protocol):
         job is returned in its place, or Conflict is raised if its spec differs.
         """
 
-    def get_job(self, job_id: int, tenant_id: str | None = None) -> Job:
-        """Raises NotFound (also when the job belongs to another tenant)."""
+    def get_job(self, job_id: int, reach: JobReach = EVERY_JOB) -> Job:
+        """Raises NotFound (also when the job lies outside ``reach``)."""
 
     def list_jobs(self, filter: JobFilter, *, after: int | None, limit: int) -> JobPage:
         """Jobs newest first (descending id); ``after`` is the cursor from the previous page."""
@@ -241,6 +242,7 @@ class AuditFilter:
     result: str | None = None
     since: datetime | None = None  # at or after
     until: datetime | None = None  # before
+    organization: str | None = None  # entries of acts for this organization; None: every one
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,22 +16,12 @@ from fastapi.testclient import TestClient
 
 from suanli.composition import Container, build_container
 from suanli.settings import Settings
+from tests.clocks import ManualClock
 from tests.integration.api.conftest import API, center, pool
 from tests.integration.storage.conftest import postgres_schema_url
 from tests.signed_in import signed_in
 
 AGENT = f"{API}/agent"
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -73,6 +73,8 @@ JOBS: list[dict[str, Any]] = [
     job(resources={"cpus": 2000, "accelerators": "T4"}),
     job(env={"1BAD": "x"}),
     job(env={"GOOD_1": "x"}),
+    job(env={"GOOD_1": "x"}, secret_env=["GOOD_1"]),
+    job(env={"GOOD_1": "x"}, secret_env=["1BAD"]),
     job(labels={"": "x"}),
     job(labels={"team": "nlp"}),
     job(name="a\x00b"),

@@ -58,6 +58,7 @@ RULES_ACROSS_FIELDS = (
     "would end after the deadline",  # a deadline against the clock and time_limit
     "bytes; together they may take at most",  # a command's arguments together
     "the environment takes",  # NAME=value together
+    "names a variable that env does not set",  # secret_env's names against env's
     "no registered pool could ever run this job",  # if_unfit=refuse: the job against the fleet
 )
 

@@ -36,6 +36,10 @@ EXTREMES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "workdir": ({"workdir": "/"}, {"workdir": "/" + "w" * (limits.MAX_WORKDIR_CHARS - 1)}),
     "env": ({"env": {}}, {"env": _env(4, limits.MAX_ENV_BYTES // 4 - 16)}),
+    "secret_env": (
+        {"secret_env": []},
+        {"env": _env(limits.MAX_ENV_VARIABLES, 0), "secret_env": list(_env(limits.MAX_ENV_VARIABLES, 0))},
+    ),
     "resources.accelerators": (
         {"resources": {"accelerators": f"{A}:1"}},
         {"resources": {"accelerators": [f"{A}:{limits.MAX_ACCELERATORS_PER_NODE}", "H100:8", "910B:8"]}},

@@ -139,3 +139,29 @@ def test_the_sdk_takes_a_token_or_finds_one(server: Server, monkeypatch: pytest.
     (tmp_path / "token").chmod(0o640)
     with pytest.raises(SuanliTokenError, match="chmod 600"):
         SuanliClient(server.url)
+
+
+def test_a_password_set_by_an_admin_signs_the_cli_in(cli, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    admin = ["--token", admin_token(server)]
+    assert cli(*admin, "member", "add", "alice", "--org", "default", "--role", "member").exit_code == 0
+    monkeypatch.setenv("SUANLI_PASSWORD", "a long enough passphrase")
+    done = cli(*admin, "member", "password", "alice")
+    assert done.exit_code == 0, done.stderr
+    assert "alice has a new password" in done.stdout
+    members = cli(*admin, "member", "list", "-o", "json").json()["items"]
+    assert {m["name"]: m["roles"] for m in members}["alice"] == ["member"]
+    assert "alice" in cli(*admin, "member", "list").stdout
+
+    signed = cli("login", "--password", "--user", "alice")
+    assert signed.exit_code == 0, signed.stderr
+    assert "as alice (user) of default, member" in signed.stdout
+    assert cli("whoami", "-o", "json").json()["name"] == "alice"  # the kept token is alice's
+    kept = client_token_file().read_text().strip()
+    assert kept.startswith("sk_") and kept != admin_token(server)
+    tokens = cli("token", "list", "-o", "json").json()["items"]
+    assert [(t["name"], t["kind"]) for t in tokens] == [("cli-login", "api")]
+
+    monkeypatch.setenv("SUANLI_PASSWORD", "not the passphrase")
+    refused = cli("login", "--password", "--user", "alice")
+    assert "wrong name or password" in assert_clean_error(refused, 1)[0]
+    assert client_token_file().read_text().strip() == kept  # a refused sign-in keeps what was kept

@@ -16,18 +16,8 @@ from suanli.domain.errors import Conflict, Forbidden, InvalidSpec, NotFound, Una
 from suanli.domain.identity import FULL_SCOPES, OrganizationKind, Principal, PrincipalKind, Role, Scope
 from suanli.domain.permissions import Permission
 from suanli.services.identity import IdentityService
+from tests.clocks import ManualClock
 from tests.integration.storage.helpers import T0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = T0
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 class CountingStore(SqlIdentityStore):
@@ -48,8 +38,8 @@ class CountingStore(SqlIdentityStore):
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
@@ -58,7 +48,7 @@ def counting(store: SqlStore) -> CountingStore:
 
 
 @pytest.fixture
-def identity(counting: CountingStore, clock: Clock) -> IdentityService:
+def identity(counting: CountingStore, clock: ManualClock) -> IdentityService:
     return IdentityService(counting, clock, cache_s=5, touch_s=60)
 
 
@@ -140,7 +130,7 @@ def test_an_unknown_token_is_refused(identity: IdentityService, admin_token: str
 
 
 def test_an_expired_token_is_refused_even_from_the_cache(
-    identity: IdentityService, clock: Clock, counting: CountingStore, admin_token: str
+    identity: IdentityService, clock: ManualClock, counting: CountingStore, admin_token: str
 ) -> None:
     token, _ = identity.mint_token("admin", "short", FULL_SCOPES, timedelta(seconds=3))
     identity.authenticate(token)
@@ -168,7 +158,7 @@ def test_a_revoked_token_is_refused_at_once_in_this_process(
 
 
 def test_other_processes_see_a_revocation_within_the_cache_time(
-    identity: IdentityService, store: SqlStore, clock: Clock, admin_token: str
+    identity: IdentityService, store: SqlStore, clock: ManualClock, admin_token: str
 ) -> None:
     other = IdentityService(SqlIdentityStore(store), clock, cache_s=5)  # another server process
     token, info = identity.mint_token("admin", "laptop", FULL_SCOPES, None)
@@ -181,7 +171,7 @@ def test_other_processes_see_a_revocation_within_the_cache_time(
 
 
 def test_the_cache_saves_lookups_and_last_use_is_written_once_a_minute(
-    identity: IdentityService, clock: Clock, counting: CountingStore, admin_token: str
+    identity: IdentityService, clock: ManualClock, counting: CountingStore, admin_token: str
 ) -> None:
     token, info = identity.mint_token("admin", "laptop", FULL_SCOPES, None)
     for _ in range(10):

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from suanli.adapters.storage.store import SqlStore
 from suanli.domain.errors import Conflict, InvalidSpec, NotFound, StaleVersion
+from suanli.domain.job_reach import JobReach
 from suanli.domain.job_status import JobStatus
 from suanli.services.ports import JobFilter, NewJob, PlacementWrite
 from tests.integration.storage.helpers import T0, Submit, center_spec, later, placement, spec
@@ -60,9 +61,9 @@ def test_add_jobs_keeps_input_order_and_ids_grow(store: SqlStore) -> None:
 
 def test_another_tenants_job_is_not_found(store: SqlStore, submit: Submit) -> None:
     [job_id] = submit(1, tenant="acme")
-    assert store.get_job(job_id, "acme").id == job_id
+    assert store.get_job(job_id, JobReach(organization="acme")).id == job_id
     with pytest.raises(NotFound, match=f"job {job_id} not found"):
-        store.get_job(job_id, "globex")
+        store.get_job(job_id, JobReach(organization="globex"))
     with pytest.raises(NotFound):
         store.get_job(job_id + 1000)
 
@@ -115,12 +116,13 @@ def test_filters(store: SqlStore, submit: Submit) -> None:
     def desc(job_ids: list[int]) -> list[int]:
         return sorted(job_ids, reverse=True)
 
-    assert ids(tenant_id="acme") == desc(a + c)
+    assert ids(reach=JobReach(organization="acme")) == desc(a + c)
     assert ids(statuses=frozenset({JobStatus.SCHEDULED})) == desc(placed)
     assert ids(statuses=frozenset({JobStatus.SCHEDULED, JobStatus.CANCELLED})) == desc([*placed, c[0]])
-    assert ids(statuses=frozenset({JobStatus.PENDING, JobStatus.CANCELLED}), tenant_id="acme") == desc([a[1], *c])
+    acme = JobReach(organization="acme")
+    assert ids(statuses=frozenset({JobStatus.PENDING, JobStatus.CANCELLED}), reach=acme) == desc([a[1], *c])
     assert ids(center="qd-ai-1") == desc([a[0], b[1]])
-    assert ids(center="qd-ai-1", tenant_id="globex") == [b[1]]
+    assert ids(center="qd-ai-1", reach=JobReach(organization="globex")) == [b[1]]
     # prefixes are literal: '_' and '%' are not wildcards
     assert ids(name_prefix="sweep") == desc(a + b)
     assert ids(name_prefix="sweep_") == desc(b)
@@ -234,3 +236,32 @@ def test_count_by_status(store: SqlStore, submit: Submit) -> None:
     acme_counts = store.count_jobs_by_status("acme")
     assert acme_counts[JobStatus.PENDING] == 2 and acme_counts[JobStatus.CANCELLED] == 1
     assert sum(store.count_jobs_by_status("nobody").values()) == 0
+
+
+def test_the_reach_of_a_center_operator(store: SqlStore, submit: Submit) -> None:
+    """Jobs on the centers an organization owns, now or in an earlier attempt, whosever they
+    are; with its own organization's jobs when it reaches those too; selected by the database,
+    so that pages count only them."""
+    store.create_center(center_spec("owned"), T0, "owner")
+    store.create_center(center_spec("other"), T0, "someone-else")
+    a = submit(4, tenant="acme")
+    own = submit(1, tenant="owner")
+    writes = [PlacementWrite(a[0], 1, placement("owned")), PlacementWrite(a[2], 1, placement("other"))]
+    writes.append(PlacementWrite(a[3], 1, placement("owned", nodes=(1,))))
+    store.apply_placements(writes, later(1))
+    moved = store.get_job(a[3])  # off "owned" again: it was there, and stays in view
+    store.save_job(moved.transitioned(JobStatus.LOST, later(2)), moved.version)
+
+    def ids(reach: JobReach, **kwargs: object) -> list[int]:
+        return _all(store, JobFilter(reach=reach, **kwargs), limit=1)  # type: ignore[arg-type]
+
+    operator = JobReach(centers_of="owner")
+    assert ids(operator) == [a[3], a[0]]
+    assert ids(JobReach(organization="owner", centers_of="owner")) == [own[0], a[3], a[0]]
+    assert ids(operator, statuses=frozenset({JobStatus.SCHEDULED, JobStatus.LOST})) == [a[3], a[0]]
+    assert ids(operator, statuses=frozenset({JobStatus.PENDING})) == []
+    assert ids(JobReach(centers_of="nobody")) == [] and ids(JobReach()) == []
+    assert store.get_job(a[0], operator).id == a[0]
+    for hidden in (a[1], a[2], own[0]):
+        with pytest.raises(NotFound):
+            store.get_job(hidden, operator)

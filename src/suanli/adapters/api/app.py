@@ -28,6 +28,8 @@ from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.identity import identity_router
 from suanli.adapters.api.routes.jobs import jobs_router
+from suanli.adapters.api.routes.oidc import SingleSignOnApi, oidc_router
+from suanli.adapters.api.routes.sign_in import sign_in_router
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.protocol.rest import JobBatchIn
 from suanli.services.agents import AgentService
@@ -37,6 +39,7 @@ from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
+from suanli.services.sign_in import SignInService
 from suanli.services.signal import Signal
 from suanli.services.status import StatusService
 from suanli.services.waiting import WaitingReasons
@@ -81,6 +84,8 @@ class ApiServices(Protocol):
     def audit(self) -> AuditService: ...  # the audit log: every state-changing request is recorded
     @property
     def identity(self) -> IdentityService: ...  # tokens, organizations, members; authenticates requests
+    @property
+    def sign_in(self) -> SignInService: ...  # passwords, browser sessions
 
     def close(self) -> None: ...
 
@@ -120,8 +125,11 @@ def create_app(services: ApiServices) -> FastAPI:
         AuditTrail,
         audit=services.audit,
         prefix=API_PREFIX,
-        unaudited=(f"{API_PREFIX}/agent",),  # recorded on the attempts it changes, and when refused
-        reads=frozenset({f"{API_PREFIX}/whoami"}),  # `suanli login` checks its token there
+        # The agents' protocol: recorded on the attempts it changes, and when refused. A device
+        # sign-in's polls: the one that ends it is recorded by its route (routes/oidc.py).
+        unaudited=(f"{API_PREFIX}/agent", f"{API_PREFIX}/auth/oidc/device/token"),
+        # `suanli login` checks its token at whoami; a browser's single sign-on ends at the callback
+        reads=frozenset({f"{API_PREFIX}/whoami", f"{API_PREFIX}/auth/oidc/callback"}),
         wait=settings.audit_wait,
     )
     return app
@@ -144,6 +152,8 @@ def routers(services: ApiServices) -> list[APIRouter]:
         ),
         audit_router(services.audit),
         identity_router(services.identity),
+        oidc_router(SingleSignOnApi.from_settings(settings, services.identity, services.audit)),
+        sign_in_router(services.sign_in),
     ]
 
 

@@ -61,10 +61,13 @@ def target_of(path: str, prefix: str, path_params: Mapping[str, Any]) -> str:
 
 def principal_of(scope: Scope) -> tuple[str, str]:
     """(actor, organization) of the principal that authentication left in ``request.state``:
-    ``user:alice`` (its kind and name), or ("", "") when none did (the log says anonymous)."""
-    principal = (scope.get("state") or {}).get("principal")
+    ``user:alice`` (its kind and name); ``sign-in:alice`` for a failed sign-in as alice; or
+    ("", "") when none did (the log says anonymous)."""
+    state = scope.get("state") or {}
+    principal = state.get("principal")
     if principal is None:
-        return "", ""
+        attempted = state.get("login_name")  # a sign-in that failed: whose name was tried
+        return (f"sign-in:{attempted}", "") if attempted else ("", "")
     name = str(getattr(principal, "name", "") or "")
     kind = getattr(principal, "kind", None)
     actor = f"{kind}:{name}" if kind and name else name

@@ -1,5 +1,5 @@
-"""Who is asking, and may they: every request to the API names a principal with a Bearer token,
-and one table says which permission each route needs.
+"""Who is asking, and may they: every request to the API names a principal with a Bearer token
+(or a browser session's cookie), and one table says which permission each route needs.
 
 The table is the only place that decides; handlers ask ``current_principal`` who is asking only
 to scope what they read and change to that principal's organization (``organization_of``). Two
@@ -24,9 +24,20 @@ P = Permission
 PUBLIC = None  # anyone, without a token
 AGENT_PREFIX = "/agent/"
 API_PREFIX = "/api/v1"
+SESSION_COOKIE = "suanli_session"  # a browser session's token: HttpOnly, SameSite=Strict
+CSRF_COOKIE = "suanli_csrf"  # its CSRF token, for the page's script to send back as CSRF_HEADER
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 ROUTES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/health"): PUBLIC,
+    ("POST", "/auth/login"): PUBLIC,  # the way in; slowed down after failures (services/login_throttle.py)
+    ("POST", "/auth/logout"): P.STATUS_READ,
+    # Single sign-on (routes/oidc.py): ways in too, each checking what the provider answers.
+    ("GET", "/auth/oidc/login"): PUBLIC,
+    ("GET", "/auth/oidc/callback"): PUBLIC,
+    ("POST", "/auth/oidc/device"): PUBLIC,
+    ("POST", "/auth/oidc/device/token"): PUBLIC,
     ("GET", "/status"): P.STATUS_READ,
     ("GET", "/centers"): P.CENTER_READ,
     ("POST", "/centers"): P.CENTER_REGISTER,
@@ -53,7 +64,9 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("POST", "/organizations"): P.ORG_MANAGE,
     ("GET", "/organizations/{org}/projects"): P.ORG_READ,
     ("POST", "/organizations/{org}/projects"): P.ORG_MANAGE,
+    ("GET", "/organizations/{org}/members"): P.ORG_READ,
     ("POST", "/organizations/{org}/members"): P.ORG_MANAGE,
+    ("PUT", "/principals/{name}/password"): P.TOKEN_MANAGE_OWN,  # another's: org.manage too (sign_in.py)
     ("POST", "/principals/{name}/disable"): P.ORG_MANAGE,
     ("POST", "/principals/{name}/enable"): P.ORG_MANAGE,
     ("GET", "/audit"): P.AUDIT_READ,
@@ -66,11 +79,23 @@ def bearer_token(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     if not header:
         raise Unauthenticated(
-            "this request needs a token: send `Authorization: Bearer sk_...` (the CLI: `suanli login`, or SUANLI_TOKEN)"
+            "this request needs a token: send `Authorization: Bearer sk_...` (the CLI: `suanli login`, or "
+            "SUANLI_TOKEN), or sign in (POST /api/v1/auth/login)"
         )
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must read `Bearer sk_...`")
     return token.strip()
+
+
+def authenticate(identity: IdentityService, request: Request) -> Principal:
+    """The principal of the Authorization header or, without one, of the session cookie; a change
+    made with the cookie needs the session's CSRF token too (a page of another site can make the
+    browser send the cookie, never read it)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is None or "authorization" in request.headers:
+        return identity.authenticate(bearer_token(request))
+    csrf = None if request.method in SAFE_METHODS else request.headers.get(CSRF_HEADER, "")
+    return identity.authenticate(session, session_csrf=csrf, from_cookie=True)
 
 
 def route_template(request: Request) -> str:
@@ -95,7 +120,7 @@ def authorizer(identity: IdentityService):  # type: ignore[no-untyped-def]
         permission = ROUTES[key]
         if permission is PUBLIC:
             return
-        principal = identity.authenticate(bearer_token(request))
+        principal = authenticate(identity, request)
         request.state.principal = principal
         if not allows(principal, permission):
             raise Forbidden(

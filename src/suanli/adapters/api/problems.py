@@ -10,6 +10,7 @@ Domain errors map to statuses here and nowhere else:
 | QuotaExceeded                           | 403    |
 | Forbidden                               | 403    |
 | Unauthenticated (no token, or a bad one)| 401, ``WWW-Authenticate: Bearer`` |
+| TooManyAttempts (failed sign-ins)       | 429, with ``Retry-After`` |
 | malformed JSON                          | 400    |
 | body too large, batch too long          | 413    |
 | a method the path does not take         | 405, ``Allow`` naming every method it takes |
@@ -43,6 +44,7 @@ from suanli.domain.errors import (
     QuotaExceeded,
     StaleVersion,
     SuanliError,
+    TooManyAttempts,
     Unauthenticated,
 )
 from suanli.domain.errors import field_path as domain_field_path
@@ -59,6 +61,7 @@ _STATUS: tuple[tuple[type[SuanliError], int], ...] = (
     (QuotaExceeded, 403),
     (Forbidden, 403),
     (Unauthenticated, 401),
+    (TooManyAttempts, 429),
 )
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
@@ -201,6 +204,8 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
     headers = getattr(exc, "headers", None)
     if isinstance(exc, Unauthenticated):  # RFC 6750: a 401 names the scheme it wants
         headers = {"WWW-Authenticate": 'Bearer realm="suanli"', **(headers or {})}
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s), **(headers or {})}
     return problem_response(
         status_for(exc), exc.message, title=exc.title, slug=_slug(type(exc).__name__), errors=errors, headers=headers
     )

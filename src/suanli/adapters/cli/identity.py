@@ -3,6 +3,7 @@ API tokens, and the organizations, projects and members of the network."""
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -80,18 +81,46 @@ def login(
         str | None,
         typer.Option("--token", help="the API token (sk_...) [default: asked for, without echo]"),
     ] = None,
+    password: Annotated[
+        bool,
+        typer.Option("--password", help="sign in with your name and password (asked for; SUANLI_PASSWORD for scripts)"),
+    ] = False,
+    user: Annotated[str | None, typer.Option("--user", help="your name, with --password [default: asked for]")] = None,
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="with --password: act for this organization, one where you hold a role"),
+    ] = None,
+    oidc: Annotated[
+        bool,
+        typer.Option("--oidc", help="sign in with single sign-on (OpenID Connect): open the URL shown, check the code"),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
-    """Check an API token with the server and keep it in $SUANLI_HOME/token (mode 0600), where
-    every later command finds it. A different token kept there before is moved to token.previous.
+    """Check an API token with the server, or sign in with a password for a new one (valid 30
+    days), and keep it in $SUANLI_HOME/token (mode 0600), where every later command finds it. A
+    different token kept there before is moved to token.previous.
 
-    Example: suanli login --token sk_...
+    Examples: suanli login --token sk_...
+              suanli login --password --user alice [--org qd-university]
+              suanli login --oidc
     """
     current = state(ctx, output)
-    given = token or current.token or typer.prompt("API token (sk_...)", hide_input=True, err=True)
-    with SuanliClient(current.server, given.strip()) as client:
-        who = client.whoami()
-        checked = client.token or ""
+    if oidc:  # the server's OpenID provider, device flow (oidc_login.py): a new token, checked below
+        from suanli.adapters.cli.oidc_login import device_login
+
+        token, password = device_login(current.server), False
+    if password:
+        name = user or typer.prompt("name", err=True)
+        secret = os.environ.get("SUANLI_PASSWORD") or typer.prompt("password", hide_input=True, err=True)
+        with SuanliClient(current.server) as client:
+            client.login_with_password(name.strip(), secret, organization=org)
+            who = client.whoami()
+            checked = client.token or ""
+    else:
+        given = token or current.token or typer.prompt("API token (sk_...)", hide_input=True, err=True)
+        with SuanliClient(current.server, given.strip()) as client:
+            who = client.whoami()
+            checked = client.token or ""
     path = home_token_file()
     _keep(path, checked)
     if current.json:
@@ -331,6 +360,63 @@ def add_project(
         print_json(made)
     else:
         out.print(f"added project {escape(made.organization)}/{escape(made.name)}")
+
+
+@member_app.command("list")
+def list_members(
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option(help="the organization [default: yours]")] = None,
+    output: OutputOption = None,
+) -> None:
+    """List an organization's users and service accounts with their roles there.
+
+    Example: suanli member list --org qd-university
+    """
+    current = state(ctx, output)
+    organization = _organization(org, ctx)
+    members = current.client().list_members(organization)
+    if current.json:
+        print_list(members)
+        return
+    table = Table("NAME", "KIND", "ROLES", "HOME", "STATE")
+    for member in members:
+        table.add_row(
+            escape(member.name),
+            member.kind,
+            ", ".join(member.roles) or "-",
+            escape(member.home_organization),
+            "disabled" if member.disabled else "active",
+        )
+    out.print(table)
+
+
+@member_app.command("password")
+def set_password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="the user: yourself, or a member of an organization you administer")],
+    output: OutputOption = None,
+) -> None:
+    """Set a user's password (asked for twice, without echo; SUANLI_PASSWORD for scripts). Your own
+    needs your current one. Every browser session of that user ends.
+
+    Example: suanli member password alice
+    """
+    current = state(ctx, output)
+    client = current.client()
+    own = client.whoami().name == name
+    secret = os.environ.get("SUANLI_PASSWORD") or typer.prompt(
+        f"new password for {name}", hide_input=True, confirmation_prompt=True, err=True
+    )
+    previous = (
+        typer.prompt("your current password (none yet: press Enter)", hide_input=True, default="", err=True)
+        if own
+        else ""
+    )
+    member = client.set_password(name, secret, current_password=previous or None)
+    if current.json:
+        print_json(member)
+    else:
+        out.print(f"{escape(member.name)} has a new password; its browser sessions have ended")
 
 
 @member_app.command("disable")

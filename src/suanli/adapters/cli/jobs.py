@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
@@ -28,6 +29,7 @@ from suanli.adapters.cli.output import (
     styled,
     when,
 )
+from suanli.adapters.cli.secret_env import OPTION, secret_values, with_secrets
 from suanli.client import AttemptOut, JobOut, load_job_specs
 from suanli.domain.errors import InvalidSpec
 from suanli.domain.jobs import JobSpec
@@ -52,7 +54,7 @@ def _dry_run(file: Path, specs: list[JobSpec], as_json: bool) -> None:
             problems.append(f"job {index} {spec.name!r}: {where}{e.message}")
     if problems:
         raise error(f"{file}: {len(problems)} invalid job(s)", problems, code=EXIT_BAD_INPUT)
-    dumped = [spec.model_dump(mode="json") for spec in canonical]
+    dumped = [spec.redacted().model_dump(mode="json") for spec in canonical]  # secrets stay off the screen
     if as_json:
         print_json(dumped)
     else:
@@ -71,6 +73,18 @@ def submit(
             help="queue a job that no registered pool could ever run (for a center that will join later)",
         ),
     ] = False,
+    secret_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            OPTION,
+            metavar="NAME[=VALUE]",
+            help=(
+                "a secret environment variable for every job of the file (repeat for more): NAME takes its "
+                "value from this shell's environment, NAME=VALUE gives it here (ps and shell history see it). "
+                "The jobs get it; the API, the CLI and the logs show '***'"
+            ),
+        ),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """Submit the jobs in a YAML file: all of them are accepted, or none.
@@ -81,9 +95,12 @@ def submit(
     Examples: suanli submit examples/finetune-single-gpu.yaml
 
     suanli submit examples/many-jobs.yaml --dry-run   (checks the file without a server)
+
+    HF_TOKEN=... suanli submit finetune.yaml --secret-env HF_TOKEN   (a secret the API never shows)
     """
     current = state(ctx, output)
-    specs = [_workdir_from_here(spec) for spec in load_job_specs(file)]
+    secrets = secret_values(secret_env or [], os.environ)
+    specs = [with_secrets(_workdir_from_here(spec), secrets) for spec in load_job_specs(file)]
     if dry_run:
         _dry_run(file, specs, current.json)
         return

@@ -69,6 +69,8 @@ class SqlAuditStore:
             statement = statement.where(func.substr(audit_log.c.action, 1, len(prefix)) == prefix)
         if filter.result is not None:
             statement = statement.where(audit_log.c.result == filter.result)
+        if filter.organization is not None:
+            statement = statement.where(audit_log.c.organization == filter.organization)
         if filter.since is not None:
             statement = statement.where(audit_log.c.at >= filter.since)
         if filter.until is not None:

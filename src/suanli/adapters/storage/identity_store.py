@@ -28,10 +28,11 @@ from suanli.domain.identity import (
     Role,
     Scope,
     TokenInfo,
+    TokenKind,
 )
 from suanli.services.identity import NewToken, TokenRecord
 
-_TOKEN_COLUMNS = [c for c in api_tokens.c if c.name not in ("id", "token_hash")]
+_TOKEN_COLUMNS = [c for c in api_tokens.c if c.name not in ("id", "token_hash", "csrf_hash")]
 
 
 def token_from_row(row: Any) -> TokenInfo:
@@ -45,6 +46,7 @@ def token_from_row(row: Any) -> TokenInfo:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        kind=TokenKind(row.kind),
     )
 
 
@@ -146,6 +148,47 @@ class SqlIdentityStore:
         assert member is not None
         return member
 
+    def list_members(self, organization: str) -> list[Member]:
+        """Everyone holding a role in ``organization`` or at home there, by name."""
+        held = select(memberships.c.principal).where(memberships.c.organization == organization)
+        statement = select(principals.c.name).where(
+            or_(principals.c.organization == organization, principals.c.name.in_(held))
+        )
+        with self._store._read() as connection:
+            _require_organization(connection, organization)
+            names = connection.execute(statement.order_by(principals.c.name)).scalars().all()
+            found = [_member(connection, name, organization) for name in names]
+        return [member for member in found if member is not None]
+
+    def password_hash(self, name: str) -> tuple[Member, str | None] | None:
+        """The principal (its roles at home) and its password hash; None if no principal has the name."""
+        with self._store._read() as connection:
+            member = _member(connection, name, None)
+            if member is None:
+                return None
+            stored = connection.execute(select(principals.c.password_hash).where(principals.c.name == name))
+            return member, stored.scalar_one()
+
+    def set_password_hash(self, name: str, password_hash: str, now: datetime, *, end_sessions: bool) -> None:
+        """Stores the hash; with ``end_sessions``, every open browser session of the principal ends
+        in the same transaction (a changed password signs out whoever knew the old one)."""
+        with self._store._write() as connection:
+            changed = connection.execute(
+                update(principals).where(principals.c.name == name).values(password_hash=password_hash)
+            )
+            if changed.rowcount == 0:
+                raise NotFound(f"no user named {name!r}", field="name")
+            if end_sessions:
+                connection.execute(
+                    update(api_tokens)
+                    .where(
+                        api_tokens.c.principal == name,
+                        api_tokens.c.kind == TokenKind.SESSION.value,
+                        api_tokens.c.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=rows.utc(now))
+                )
+
     def set_disabled(self, name: str, disabled: bool) -> None:
         with self._store._write() as connection:
             changed = connection.execute(update(principals).where(principals.c.name == name).values(disabled=disabled))
@@ -178,7 +221,12 @@ class SqlIdentityStore:
 
     def token_for_hash(self, token_hash: str) -> TokenRecord | None:
         statement = (
-            select(*_TOKEN_COLUMNS, principals.c.kind, principals.c.disabled)
+            select(
+                *_TOKEN_COLUMNS,
+                api_tokens.c.csrf_hash,
+                principals.c.kind.label("principal_kind"),
+                principals.c.disabled,
+            )
             .join(principals, principals.c.name == api_tokens.c.principal)
             .where(api_tokens.c.token_hash == token_hash)
         )
@@ -187,7 +235,9 @@ class SqlIdentityStore:
             if row is None:
                 return None
             roles = _roles(connection, row.principal, row.organization)
-        return TokenRecord(token_from_row(row), PrincipalKind(row.kind), bool(row.disabled), roles)
+        return TokenRecord(
+            token_from_row(row), PrincipalKind(row.principal_kind), bool(row.disabled), roles, row.csrf_hash
+        )
 
     def get_token(self, prefix: str) -> TokenInfo | None:
         with self._store._read() as connection:
@@ -290,6 +340,8 @@ def _token_values(token: NewToken, now: datetime) -> dict[str, Any]:
         "scopes": sorted(s.value for s in token.scopes),
         "created_at": rows.utc(now),
         "expires_at": rows.utc(token.expires_at) if token.expires_at is not None else None,
+        "kind": token.kind.value,
+        "csrf_hash": token.csrf_hash,
     }
 
 
@@ -302,4 +354,5 @@ def _new_token_info(token: NewToken, now: datetime) -> TokenInfo:
         scopes=token.scopes,
         created_at=rows.utc(now),
         expires_at=rows.utc(token.expires_at) if token.expires_at is not None else None,
+        kind=token.kind,
     )

@@ -12,7 +12,7 @@ from datetime import datetime
 from itertools import starmap
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, insert, literal_column, select, union_all, update
+from sqlalchemy import Select, bindparam, exists, false, func, insert, literal_column, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,7 @@ from suanli.adapters.storage import rows
 from suanli.adapters.storage.tables import attempts, capacity_changes, centers, jobs
 from suanli.domain.attempts import AttemptState
 from suanli.domain.job import Job
+from suanli.domain.job_reach import JobReach
 from suanli.domain.job_status import ACTIVE, JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.stored_specs import stored_spec
@@ -63,12 +64,29 @@ def _label_condition(key: str, value: str, postgres: bool) -> ColumnElement[bool
     return exists(select(literal_column("1")).select_from(each).where(each.c.key == key, each.c.value == value))
 
 
+def reach_condition(reach: JobReach) -> ColumnElement[bool] | None:
+    """The jobs within ``reach`` (None: every job), for the database to select, so that pages
+    and cursors count only them. A job is on an organization's centers when one of its attempts,
+    the current one or an earlier one, was placed there: one uncorrelated sub-select the database
+    runs once per query (the attempts by center, from ``ix_attempts_center_state``)."""
+    if reach.everything:
+        return None
+    parts: list[ColumnElement[bool]] = []
+    if reach.organization is not None:
+        parts.append(jobs.c.tenant_id == reach.organization)
+    if reach.centers_of is not None:
+        owned = select(centers.c.name).where(centers.c.organization == reach.centers_of)
+        parts.append(jobs.c.id.in_(select(attempts.c.job_id).where(attempts.c.center.in_(owned))))
+    return or_(*parts) if parts else false()
+
+
 def _conditions(filter: JobFilter, after: int | None, postgres: bool) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if after is not None:
         conditions.append(jobs.c.id < after)
-    if filter.tenant_id is not None:
-        conditions.append(jobs.c.tenant_id == filter.tenant_id)
+    reach = reach_condition(filter.reach)
+    if reach is not None:
+        conditions.append(reach)
     if filter.center is not None:
         conditions.append(jobs.c.center == filter.center)
     if filter.name_prefix:

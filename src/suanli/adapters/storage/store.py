@@ -24,6 +24,7 @@ from suanli.adapters.storage.tables import jobs as jobs_table
 from suanli.domain.centers import Center, CenterSpec, CenterState, Pool
 from suanli.domain.errors import Conflict, InvalidSpec, NotFound, StaleVersion
 from suanli.domain.job import Job
+from suanli.domain.job_reach import EVERY_JOB, JobReach
 from suanli.domain.job_status import ACTIVE, JobStatus
 from suanli.services.ports import (
     ActivePlacement,
@@ -195,14 +196,15 @@ class SqlStore:
         made = known | {i: rows.new_job(job_id, new_jobs[i], now) for i, job_id in zip(fresh, ids, strict=True)}
         return [made[source[i]] for i in range(len(new_jobs))]
 
-    def get_job(self, job_id: int, tenant_id: str | None = None) -> Job:
+    def get_job(self, job_id: int, reach: JobReach = EVERY_JOB) -> Job:
         statement = select(*rows.JOB_COLUMNS).where(jobs_table.c.id == job_id)
-        if tenant_id is not None:
-            statement = statement.where(jobs_table.c.tenant_id == tenant_id)
+        within = job_queries.reach_condition(reach)
+        if within is not None:
+            statement = statement.where(within)
         with self._read() as connection:
             row = connection.execute(statement).first()
         if row is None:
-            # The same words for another tenant's job: its existence is not theirs to learn.
+            # The same words for a job out of reach: its existence is not theirs to learn.
             raise NotFound(f"job {job_id} not found")
         return rows.job_from_row(row)
 

@@ -213,6 +213,7 @@ principals = Table(
     Column("organization", String(63), ForeignKey("organizations.name"), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("password_hash", String(255)),  # argon2 (pwdlib); NULL: no password, tokens only
 )
 
 memberships = Table(
@@ -239,6 +240,8 @@ api_tokens = Table(
     Column("expires_at", UtcDateTime()),
     Column("revoked_at", UtcDateTime()),
     Column("last_used_at", UtcDateTime()),
+    Column("kind", String(16), nullable=False, server_default="api"),  # domain.identity.TokenKind
+    Column("csrf_hash", String(64)),  # a browser session's CSRF token, SHA-256 as the token's own
     UniqueConstraint("prefix", name="uq_api_tokens_prefix"),
     UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     Index("ix_api_tokens_principal", "principal"),
@@ -262,5 +265,6 @@ audit_log = Table(
     Column("previous_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_log_actor", "actor", "sequence"),  # one actor's entries, newest first
+    Index("ix_audit_log_organization", "organization", "sequence"),  # what one organization may read
     Index("ix_audit_log_at", "at"),  # --since / --until
 )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from suanli.adapters.api.auth import Asker, organization_of
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.adapters.api.routes.jobs import CURSOR_PATTERN, parse_cursor
 from suanli.domain.audit import MAX_ACTION, MAX_ACTOR, MAX_RESULT
@@ -48,6 +49,7 @@ def audit_router(audit: AuditService) -> APIRouter:
 
     @router.get("", response_model=AuditPageOut, responses=problem_docs(422), summary="The audit log, newest first")
     def list_audit(
+        asker: Asker,
         actor: Annotated[
             str | None, Query(max_length=MAX_ACTOR, pattern=NO_NUL_PATTERN, description="entries of this actor")
         ] = None,
@@ -73,6 +75,7 @@ def audit_router(audit: AuditService) -> APIRouter:
             result=result,
             since=parse_moment(since, "since"),
             until=parse_moment(until, "until"),
+            organization=organization_of(asker),  # a platform admin reads every organization's
         )
         page = audit.list(filter, before=parse_cursor(cursor), limit=limit)
         out = AuditPageOut.model_construct(

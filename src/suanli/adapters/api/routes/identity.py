@@ -22,6 +22,7 @@ from suanli.protocol.rest import (
     ApiTokenListOut,
     ApiTokenOut,
     MemberIn,
+    MemberListOut,
     MemberOut,
     OrganizationIn,
     OrganizationListOut,
@@ -158,6 +159,16 @@ def add_organization_routes(router: APIRouter, identity: IdentityService) -> Non
     def add_project(org: OrgName, body: ProjectIn, principal: Asking) -> Response:
         return json_response(ProjectOut.from_project(identity.create_project(org, body.name, by=principal)), 201)
 
+    @router.get(
+        "/organizations/{org}/members",
+        response_model=MemberListOut,
+        responses=problem_docs(401, 403, 404, 422),
+        summary="List an organization's members and their roles there",
+    )
+    def list_members(org: OrgName, principal: Asking) -> Response:
+        found = identity.list_members(org, by=principal)
+        return json_response(MemberListOut(members=[member_out(m, org) for m in found]))
+
     @router.post(
         "/organizations/{org}/members",
         status_code=201,
@@ -173,25 +184,27 @@ def add_organization_routes(router: APIRouter, identity: IdentityService) -> Non
 def add_principal_routes(router: APIRouter, identity: IdentityService) -> None:
     """Disable a user or service account (its tokens are refused from now on), or enable it."""
 
-    @router.post(
+    def set_disabled(disabled: bool):  # type: ignore[no-untyped-def]
+        def handler(name: PrincipalName, principal: Asking) -> Response:
+            member = identity.set_disabled(name, disabled, by=principal)
+            return json_response(member_out(member, member.organization))
+
+        return handler
+
+    router.post(
         "/principals/{name}/disable",
         response_model=MemberOut,
         responses=problem_docs(401, 403, 404, 409, 422),
         summary="Disable a user or service account: every token of it is refused from now on",
-    )
-    def disable_principal(name: PrincipalName, principal: Asking) -> Response:
-        member = identity.set_disabled(name, True, by=principal)
-        return json_response(member_out(member, member.organization))
-
-    @router.post(
+        name="disable_principal",
+    )(set_disabled(True))
+    router.post(
         "/principals/{name}/enable",
         response_model=MemberOut,
         responses=problem_docs(401, 403, 404, 422),
         summary="Enable a disabled user or service account again",
-    )
-    def enable_principal(name: PrincipalName, principal: Asking) -> Response:
-        member = identity.set_disabled(name, False, by=principal)
-        return json_response(member_out(member, member.organization))
+        name="enable_principal",
+    )(set_disabled(False))
 
 
 def member_out(member: Member, organization: str) -> MemberOut:

@@ -11,11 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
-from suanli.adapters.api.auth import Asker, organization_of
+from suanli.adapters.api.auth import Asker
 from suanli.adapters.api.bulk import BulkGate, count_jobs
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
 from suanli.domain.errors import InvalidSpec
 from suanli.domain.job import Job
+from suanli.domain.job_reach import owned_jobs, readable_jobs
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.limits import (
@@ -260,7 +261,7 @@ def add_list_route(router: APIRouter, jobs: JobService, waiting: WaitingReasons)
         ] = None,
     ) -> Response:
         filter = JobFilter(
-            tenant_id=organization_of(asker),
+            reach=readable_jobs(asker),
             statuses=parse_statuses(status),
             center=center or None,
             name_prefix=name or None,
@@ -280,12 +281,13 @@ def add_job_routes(router: APIRouter, jobs: JobService, scheduling: SchedulingSe
 
     @router.get(f"/{JOB}", response_model=JobOut, responses=problem_docs(404, 422), summary="Show a job")
     def get_job(job_id: JobId, asker: Asker) -> Response:
-        job = jobs.get(job_id, organization_of(asker))
+        job = jobs.get(job_id, readable_jobs(asker))
         return json_response(JobOut.from_job(job, waiting_reason=waiting.of([job]).get(job.id, "")))
 
     @router.post(f"/{JOB}/cancel", response_model=JobOut, responses=problem_docs(404, 409, 422), summary="Cancel a job")
     def cancel_job(job_id: JobId, asker: Asker) -> Response:
-        return json_response(JobOut.from_job(jobs.cancel(job_id, organization_of(asker))))
+        # Only its own organization's: a center operator reads the jobs on its centers, never cancels them.
+        return json_response(JobOut.from_job(jobs.cancel(job_id, owned_jobs(asker))))
 
     @router.get(
         f"/{JOB}/explain",
@@ -294,7 +296,7 @@ def add_job_routes(router: APIRouter, jobs: JobService, scheduling: SchedulingSe
         summary="Why a job is where it is (or why it waits)",
     )
     def explain_job(job_id: JobId, asker: Asker) -> Response:
-        job = jobs.get(job_id, organization_of(asker))
+        job = jobs.get(job_id, readable_jobs(asker))
         reasons = scheduling.explain(job)
         if job.status is JobStatus.SCHEDULED and (waits := waiting.of([job]).get(job.id)):
             reasons.append(waits)  # placed on a center whose agent never connected, or fell silent
@@ -311,7 +313,7 @@ def add_attempt_routes(router: APIRouter, jobs: JobService, agents: AgentService
         summary="The job's attempts: where each ran, when, and how it ended",
     )
     def list_attempts(job_id: JobId, asker: Asker) -> Response:
-        jobs.get(job_id, organization_of(asker))  # 404 for a job of another organization
+        jobs.get(job_id, readable_jobs(asker))  # 404 for a job out of its reach
         attempts = [AttemptOut.from_attempt(a) for a in agents.attempts(job_id)]
         return json_response(AttemptListOut(attempts=attempts))
 
@@ -332,7 +334,8 @@ def add_attempt_routes(router: APIRouter, jobs: JobService, agents: AgentService
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LOG_READ)] = MAX_LOG_READ,
     ) -> Response:
-        jobs.get(job_id, organization_of(asker))  # 404 for a job of another organization
+        # Its own organization's only: a center operator's view of the jobs on its centers has no output.
+        jobs.get(job_id, owned_jobs(asker))  # 404 for a job out of its reach
         read = agents.read_log(job_id, attempt, offset, limit)
         headers = {
             "X-Suanli-Attempt": str(read.attempt),
