@@ -686,6 +686,12 @@ def add_member(w: World, who: str, target: str) -> Call:
     return Call("POST", f"/organizations/{org}/members", json=body, state=lambda: w.member(name))
 
 
+def remove_member(w: World, who: str, target: str) -> Call:
+    org = org_of(target)
+    name = w.new_principal(org)
+    return Call("DELETE", f"/organizations/{org}/members/{name}", state=lambda: w.member(name))
+
+
 def set_disabled(disable: bool) -> Build:
     def build(w: World, who: str, target: str) -> Call:
         name = w.new_principal(org_of(target), disabled=not disable)
@@ -806,6 +812,7 @@ RECIPES: dict[str, Recipe] = {
     "POST /organizations/{org}/projects": Recipe("org.manage", add_project),
     "GET /organizations/{org}/members": Recipe("org.read", list_members),
     "POST /organizations/{org}/members": Recipe("org.manage", add_member),
+    "DELETE /organizations/{org}/members/{name}": Recipe("org.manage", remove_member),
     "POST /principals/{name}/disable": Recipe("org.manage", set_disabled(True), beyond=HIDDEN),
     "POST /principals/{name}/enable": Recipe("org.manage", set_disabled(False), beyond=HIDDEN),
     # the audit log

@@ -413,6 +413,12 @@ class SuanliClient:
             body["kind"] = str(kind)
         return self._post(MemberOut, f"/organizations/{organization}/members", body=body)
 
+    def remove_member(self, organization: str, name: str, role: Role | str | None = None) -> MemberOut:
+        """Takes ``role`` (default: every role) in the organization from ``name``."""
+        params = {"role": str(role)} if role is not None else None
+        answer = self._request("DELETE", f"/organizations/{organization}/members/{name}", params=params)
+        return self._parse(MemberOut, answer)
+
     def list_members(self, organization: str) -> list[MemberOut]:
         return self._get(MemberListOut, f"/organizations/{organization}/members").members
 

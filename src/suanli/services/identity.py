@@ -115,6 +115,8 @@ class IdentityStore(Protocol):
         held anywhere included; None when no principal has the name."""
 
     def add_membership(self, principal: str, organization: str, role: Role) -> Member: ...
+    def held_roles(self, principal: str, organization: str) -> frozenset[Role]: ...
+    def remove_membership(self, principal: str, organization: str, roles: Iterable[Role]) -> Member: ...
     def list_members(self, organization: str) -> list[Member]: ...
     def password_hash(self, name: str) -> tuple[Member, str | None] | None: ...
     def set_password_hash(self, name: str, password_hash: str, now: datetime, *, end_sessions: bool) -> None: ...
@@ -425,6 +427,28 @@ class IdentityService:
         self._forget_where(principal=principal)
         return member
 
+    def remove_member(
+        self, principal: str, organization: str, role: Role | None = None, *, by: Principal | None = None
+    ) -> Member:
+        """Takes ``role`` (default: every role) in ``organization`` from ``principal``; its tokens
+        lose what those roles allowed from the next request (other server processes: within the
+        token cache's time). Nobody takes their own platform-admin (an installation would lose its
+        admin), and only a platform admin takes another's."""
+        if by is not None:
+            self.require(by, Permission.ORG_MANAGE, organization)
+        held = self.store.held_roles(principal, organization)
+        if not held or (role is not None and role not in held):
+            what = f"the role {role.value}" if role is not None else "a role"
+            raise NotFound(f"{principal!r} holds {what} in {organization!r}: nothing to remove", field="name")
+        taking = frozenset({role}) if role is not None else held
+        if by is not None and Role.PLATFORM_ADMIN in taking:
+            if by.name == principal:
+                raise Conflict("you cannot take your own platform-admin role; ask another platform admin")
+            self._may_grant(by, taking)
+        updated = self.store.remove_membership(principal, organization, taking)
+        self._forget_where(principal=principal)
+        return updated
+
     def list_members(self, organization: str, *, by: Principal | None = None) -> list[Member]:
         if by is not None:
             self.require(by, Permission.ORG_READ, organization)
@@ -505,7 +529,7 @@ class IdentityService:
 
     def _may_grant(self, by: Principal, roles: Iterable[Role]) -> None:
         if Role.PLATFORM_ADMIN in roles and Role.PLATFORM_ADMIN not in by.roles:
-            raise Forbidden("only a platform admin may make another platform admin", field="role")
+            raise Forbidden("only a platform admin gives or takes the platform-admin role", field="role")
 
     def _new(
         self,

@@ -65,3 +65,28 @@ def test_tokens_organizations_and_members_over_http(api: TestClient, container: 
     added = api.post(f"{API}/organizations/qd-university/members", headers=bearer(admin), json=member)
     assert added.status_code == 201 and added.json()["roles"] == ["member"]
     problem(api.post(f"{API}/organizations/qd-university/members", headers=bearer(admin), json={"name": "x"}), 422)
+
+
+def test_a_role_taken_away_is_gone_from_the_next_request(api: TestClient, container: Container, tmp_path: Path) -> None:
+    admin = container.identity.bootstrap(tmp_path / "token")
+    assert admin is not None
+    api.post(f"{API}/organizations", headers=bearer(admin), json={"name": "acme", "kind": "lab"})
+    for role in ("member", "viewer"):
+        added = api.post(f"{API}/organizations/acme/members", headers=bearer(admin), json={"name": "bo", "role": role})
+        assert added.status_code == 201
+    token = api.post(f"{API}/tokens", headers=bearer(admin), json={"name": "t", "principal": "bo"}).json()["token"]
+    assert api.post(f"{API}/jobs", headers=bearer(token), json={"name": "j", "resources": {}}).status_code != 403
+
+    taken = api.delete(f"{API}/organizations/acme/members/bo", headers=bearer(admin), params={"role": "member"})
+    assert taken.status_code == 200 and taken.json()["roles"] == ["viewer"]
+    refused = problem(api.post(f"{API}/jobs", headers=bearer(token), json={"name": "j", "resources": {}}), 403)
+    assert "job.submit" in refused["detail"]  # the cached lookup was dropped at once
+    again = api.delete(f"{API}/organizations/acme/members/bo", headers=bearer(admin), params={"role": "member"})
+    assert "nothing to remove" in problem(again, 404)["detail"]
+    everything = api.delete(f"{API}/organizations/acme/members/bo", headers=bearer(admin))
+    assert everything.json()["roles"] == []
+    assert [
+        m["name"] for m in api.get(f"{API}/organizations/acme/members", headers=bearer(admin)).json()["members"]
+    ] == ["bo"]  # at home in acme still, with no role
+    own = api.delete(f"{API}/organizations/default/members/admin", headers=bearer(admin))
+    assert "your own platform-admin" in problem(own, 409)["detail"]

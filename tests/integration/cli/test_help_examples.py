@@ -21,7 +21,8 @@ from tests.servers import Server
 REPO = Path(__file__).resolve().parents[3]
 LONG_RUNNING = {"server", "up", "agent", "simulate", "sweep", "reset"}
 # Examples that name what exists only at run time (a token, its prefix): parsed, not run.
-PARSED_ONLY = {"login", "token revoke"}
+# `member password` asks for the new password at a prompt.
+PARSED_ONLY = {"login", "token revoke", "member password"}
 # The order a newcomer would follow: what an example names is made by an example before it.
 ORDER = [
     "",
@@ -50,12 +51,14 @@ ORDER = [
     "project list",
     "member",
     "member add",
+    "member list",
     "member disable",
     "member enable",
     "token create",
     "token",
     "token list",
     "whoami",
+    "member remove",  # last of the members: the role it takes, examples above use
     "audit",
     "audit verify",
 ]

@@ -111,6 +111,10 @@ def test_organizations_projects_members_and_a_service_accounts_token(cli, server
     refused = cli("--token", made["token"], "org", "add", "other", "--kind", "lab")
     assert "403" in assert_clean_error(refused, 1)[0]
 
+    taken = cli(*admin, "member", "remove", "lab-bot", "--org", "acme-lab", "--role", "member")
+    assert taken.exit_code == 0 and "lab-bot now holds no role in acme-lab" in taken.stdout
+    assert "403" in assert_clean_error(cli("--token", made["token"], "jobs"), 1)[0]  # the role's reads are gone
+
 
 def test_a_token_file_others_may_read_is_refused_in_one_line(cli, server: Server) -> None:  # type: ignore[no-untyped-def]
     path = client_token_file()

@@ -66,6 +66,7 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("POST", "/organizations/{org}/projects"): P.ORG_MANAGE,
     ("GET", "/organizations/{org}/members"): P.ORG_READ,
     ("POST", "/organizations/{org}/members"): P.ORG_MANAGE,
+    ("DELETE", "/organizations/{org}/members/{name}"): P.ORG_MANAGE,
     ("PUT", "/principals/{name}/password"): P.TOKEN_MANAGE_OWN,  # another's: org.manage too (sign_in.py)
     ("POST", "/principals/{name}/disable"): P.ORG_MANAGE,
     ("POST", "/principals/{name}/enable"): P.ORG_MANAGE,

@@ -101,8 +101,10 @@ def login(
     different token kept there before is moved to token.previous.
 
     Examples: suanli login --token sk_...
-              suanli login --password --user alice [--org qd-university]
-              suanli login --oidc
+
+    suanli login --password --user alice   (--org NAME: act for another of your organizations)
+
+    suanli login --oidc
     """
     current = state(ctx, output)
     if oidc:  # the server's OpenID provider, device flow (oidc_login.py): a new token, checked below
@@ -388,6 +390,28 @@ def list_members(
             "disabled" if member.disabled else "active",
         )
     out.print(table)
+
+
+@member_app.command("remove")
+def remove_member(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a user or service account")],
+    org: Annotated[str, typer.Option(help="the organization")],
+    role: Annotated[Role | None, typer.Option(help="the role to take [default: every role there]")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Take a role (or every role) in an organization from a user or service account; its tokens
+    lose what the role allowed at once.
+
+    Example: suanli member remove ci-bot --org qd-university --role member
+    """
+    current = state(ctx, output)
+    member = current.client().remove_member(org, name, role)
+    if current.json:
+        print_json(member)
+    else:
+        left = ", ".join(member.roles) or "no role"
+        out.print(f"{escape(member.name)} now holds {escape(left)} in {escape(org)}")
 
 
 @member_app.command("password")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -146,6 +146,31 @@ class SqlIdentityStore:
                 pass  # held already: adding it again changes nothing
             member = _member(connection, principal, organization)
         assert member is not None
+        return member
+
+    def held_roles(self, principal: str, organization: str) -> frozenset[Role]:
+        """The roles the principal holds in ``organization`` itself (not platform-admin held elsewhere)."""
+        statement = select(memberships.c.role).where(
+            memberships.c.principal == principal, memberships.c.organization == organization
+        )
+        with self._store._read() as connection:
+            return frozenset(Role(role) for role in connection.execute(statement).scalars())
+
+    def remove_membership(self, principal: str, organization: str, roles: Iterable[Role]) -> Member:
+        """Takes these roles in ``organization`` from the principal (those it does not hold are no
+        change) and returns it as that organization now sees it."""
+        values = [role.value for role in roles]
+        with self._store._write() as connection:
+            connection.execute(
+                delete(memberships).where(
+                    memberships.c.principal == principal,
+                    memberships.c.organization == organization,
+                    memberships.c.role.in_(values),
+                )
+            )
+            member = _member(connection, principal, organization)
+        if member is None:
+            raise NotFound(f"no user or service account named {principal!r}", field="name")
         return member
 
     def list_members(self, organization: str) -> list[Member]:

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from suanli.adapters.api.auth import current_principal
 from suanli.adapters.api.responses import json_response, problem_docs
 from suanli.domain.centers import NAME_PATTERN
-from suanli.domain.identity import PREFIX_PATTERN, Member, Principal
+from suanli.domain.identity import PREFIX_PATTERN, Member, Principal, Role
 from suanli.protocol.rest import (
     ApiTokenCreatedOut,
     ApiTokenIn,
@@ -168,6 +168,16 @@ def add_organization_routes(router: APIRouter, identity: IdentityService) -> Non
     def list_members(org: OrgName, principal: Asking) -> Response:
         found = identity.list_members(org, by=principal)
         return json_response(MemberListOut(members=[member_out(m, org) for m in found]))
+
+    @router.delete(
+        "/organizations/{org}/members/{name}",
+        response_model=MemberOut,
+        responses=problem_docs(401, 403, 404, 409, 422),
+        summary="Take a role (default: every role) in an organization from a user or service account",
+    )
+    def remove_member(org: OrgName, name: PrincipalName, principal: Asking, role: Role | None = None) -> Response:
+        member = identity.remove_member(name, org, role, by=principal)
+        return json_response(member_out(member, org))
 
     @router.post(
         "/organizations/{org}/members",
