@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +106,19 @@ ACTIONS = frozenset(
         "org.manage",
         "self",
         "audit.read",
+        "usage.read",
     }
 )
 _EVERYONE = frozenset({"public", "status.read", "self"})  # self: one's own tokens, password and session
 MAY: dict[Role, frozenset[str]] = {
     Role.PLATFORM_ADMIN: ACTIONS,
     Role.ORG_ADMIN: ACTIONS,  # within its own organization: see within_reach
-    Role.MEMBER: _EVERYONE | {"job.submit", "job.read", "job.cancel", "job.logs", "center.read", "org.read"},
-    Role.VIEWER: _EVERYONE | {"job.read", "job.logs", "center.read", "org.read"},
-    Role.CENTER_OPERATOR: _EVERYONE | {"center.read", "center.register", "center.manage", "center.token", "job.read"},
-    Role.AUDITOR: _EVERYONE | {"audit.read", "org.read"},
+    Role.MEMBER: _EVERYONE
+    | {"job.submit", "job.read", "job.cancel", "job.logs", "center.read", "org.read", "usage.read"},
+    Role.VIEWER: _EVERYONE | {"job.read", "job.logs", "center.read", "org.read", "usage.read"},
+    Role.CENTER_OPERATOR: _EVERYONE
+    | {"center.read", "center.register", "center.manage", "center.token", "job.read", "usage.read"},
+    Role.AUDITOR: _EVERYONE | {"audit.read", "org.read", "usage.read"},
 }
 
 
@@ -163,8 +167,9 @@ def within_reach(role: Role, recipe: Recipe, target: str) -> bool:
     if role is Role.PLATFORM_ADMIN or recipe.shared:
         return True
     # Another organization's job placed on one of its organization's centers: a center operator
-    # sees it (and nothing more: no output, no cancelling); nobody else of that organization does.
-    return target == PLACED and role is Role.CENTER_OPERATOR and recipe.action == "job.read"
+    # sees it and its usage there (and nothing more: no output, no cancelling); nobody else of
+    # that organization does.
+    return target == PLACED and role is Role.CENTER_OPERATOR and recipe.action in ("job.read", "usage.read")
 
 
 def expected(recipe: Recipe, role: Role, target: str) -> str:
@@ -395,6 +400,11 @@ class World:
         body = response.json()
         return body["state"], body["version"], body["pools"], body["agent_last_seen"]
 
+    def rates(self, name: str) -> Any:
+        """The center's prices (as the admin): each rate's pool, start and accelerator-hour price."""
+        listed = self.ok("admin", "GET", f"/centers/{name}/rates")["rates"]
+        return [(r["pool"], r["effective_from"], r["per_accelerator_hour"]) for r in listed]
+
     def center_token_count(self, name: str) -> int:
         with self.container.store.engine.connect() as connection:
             statement = select(func.count()).select_from(center_tokens).where(center_tokens.c.center == name)
@@ -586,6 +596,26 @@ def change_center(method: str, suffix: str = "", *, drained: bool = False, body:
     return build
 
 
+def read_rates(w: World, who: str, target: str) -> Call:
+    return Call("GET", f"/centers/{w.centers[org_of(target)]}/rates")
+
+
+def publish_rate(w: World, who: str, target: str) -> Call:
+    name = w.new_center(org_of(target))
+    body = {"pool": "gpu", "per_accelerator_hour": "12.5"}
+    return Call("POST", f"/centers/{name}/rates", json=body, state=lambda: w.rates(name))
+
+
+def withdraw_rate(w: World, who: str, target: str) -> Call:
+    # A price the center's organization published for tomorrow: only one not yet in force may go.
+    name = w.new_center(org_of(target))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    body = {"pool": "gpu", "per_accelerator_hour": "20", "effective_from": tomorrow}
+    w.ok(f"{org_of(target)}-owner", "POST", f"/centers/{name}/rates", json=body)
+    params = {"pool": "gpu", "effective_from": tomorrow}
+    return Call("DELETE", f"/centers/{name}/rates", params=params, state=lambda: w.rates(name))
+
+
 def mint_center_token(w: World, who: str, target: str) -> Call:
     name = w.new_center(org_of(target))
     return Call("POST", f"/centers/{name}/tokens", state=lambda: w.center_token_count(name))
@@ -708,6 +738,33 @@ def read_audit(w: World, who: str, target: str) -> Call:
     return Call("GET", "/audit", params=params, shows=lambda body: org in _names(body["entries"], "organization"))
 
 
+def ended_job(w: World, target: str) -> int:
+    """A job that ran and ended, so it has usage: acme's on a new acme center (own), rival's on a
+    new rival center (other), rival's on a new acme center (placed); made once per world."""
+    key = f"ended-{target}"
+    if key not in w.jobs:
+        center, token = w.new_agent(OTHER_ORG if target == OTHER else OWN_ORG)
+        job_id = w.submit(f"{org_of(target)}-user", w.fresh("job"), on=center)
+        agent = functools.partial(w.ok, AGENT, token=token)
+        agent("GET", "/agent/assignments", params={"protocol": PROTOCOL})
+        for state in ("RUNNING", "SUCCEEDED"):
+            agent("POST", f"/agent/attempts/{job_id}/1/state", json={"protocol": PROTOCOL, "state": state})
+        w.jobs[key] = job_id
+    return w.jobs[key]
+
+
+def read_usage(w: World, who: str, target: str) -> Call:
+    job_id = ended_job(w, target)
+    shows = lambda body: job_id in {r["job_id"] for r in body["items"]}  # noqa: E731
+    return Call("GET", "/usage", params={"limit": 1000}, shows=shows)
+
+
+def read_accounts(w: World, who: str, target: str) -> Call:
+    org = org_of(target)
+    shows = lambda body: any(item["owner"] == org for item in body["items"])  # noqa: E731
+    return Call("GET", "/accounts", shows=shows)
+
+
 def verify_audit(w: World, who: str, target: str) -> Call:
     return Call("GET", "/audit/verify")
 
@@ -791,6 +848,10 @@ RECIPES: dict[str, Recipe] = {
     "POST /centers/{name}/resume": Recipe("center.manage", change_center("POST", "/resume", drained=True)),
     "POST /centers/{name}/tokens": Recipe("center.token", mint_center_token),
     "DELETE /centers/{name}/tokens": Recipe("center.token", revoke_center_tokens),
+    # prices: the network's are everyone's to read, as its centers; only their organization sets them
+    "GET /centers/{name}/rates": Recipe("center.read", read_rates, shared=True),
+    "POST /centers/{name}/rates": Recipe("center.manage", publish_rate),
+    "DELETE /centers/{name}/rates": Recipe("center.manage", withdraw_rate),
     # jobs: another organization's job is not there at all
     "POST /jobs": Recipe("job.submit", submit_job, targets=(OWN,)),  # always for the caller's organization
     "POST /jobs/batch": Recipe("job.submit", submit_batch, targets=(OWN,)),
@@ -818,6 +879,10 @@ RECIPES: dict[str, Recipe] = {
     # the audit log
     "GET /audit": Recipe("audit.read", read_audit, beyond=FILTERED),
     "GET /audit/verify": Recipe("audit.read", verify_audit, targets=(OWN,)),  # one chain for all
+    # usage: an organization's own, and a center operator's the usage on its centers
+    "GET /usage": Recipe("usage.read", read_usage, targets=JOB_TARGETS, beyond=FILTERED),
+    # the ledger's balances: what one's organization owes, and earns as a center owner
+    "GET /accounts": Recipe("usage.read", read_accounts, beyond=FILTERED),
 }
 
 

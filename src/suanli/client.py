@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,7 +40,9 @@ from suanli.domain.identity import (
 )
 from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
+from suanli.domain.usage import UsageGrouping
 from suanli.protocol.agent import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
+from suanli.protocol.pricing import RateListOut, RateOut, RatePublishedOut
 from suanli.protocol.rest import (
     ApiTokenCreatedOut,
     ApiTokenListOut,
@@ -65,6 +68,7 @@ from suanli.protocol.rest import (
     WhoamiOut,
 )
 from suanli.protocol.sso import OidcDeviceOut, OidcDeviceTokenOut
+from suanli.protocol.usage import AccountListOut, UsageGroupOut, UsagePageOut, UsageRecordOut, UsageSummaryOut
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -83,6 +87,9 @@ __all__ = [
     "MemberOut",
     "OrganizationOut",
     "ProjectOut",
+    "RateListOut",
+    "RateOut",
+    "RatePublishedOut",
     "SpecFileError",
     "SuanliApiError",
     "SuanliClient",
@@ -91,6 +98,10 @@ __all__ = [
     "SuanliTokenError",
     "TokenOut",
     "TokensRevokedOut",
+    "UsageGroupOut",
+    "UsagePageOut",
+    "UsageRecordOut",
+    "UsageSummaryOut",
     "WhoamiOut",
     "find_token",
     "home_token_file",
@@ -344,6 +355,44 @@ class SuanliClient:
         """Revokes every token of the center; its agent is refused from its next request."""
         return self._parse(TokensRevokedOut, self._request("DELETE", f"/centers/{name}/tokens"))
 
+    # -- prices -----------------------------------------------------------------------------------
+    def publish_rate(
+        self,
+        center: str,
+        pool: str,
+        *,
+        per_accelerator_hour: Decimal | str | int | None = None,
+        per_cpu_hour: Decimal | str | int | None = None,
+        per_gb_hour: Decimal | str | int | None = None,
+        currency: str | None = None,
+        effective_from: datetime | str | None = None,
+    ) -> RatePublishedOut:
+        """Publishes a pool's prices from ``effective_from`` (None: now). Prices left out carry
+        over from the rate in force then. Amounts go as text, so they arrive exactly as written."""
+        body: dict[str, Any] = {"pool": pool}
+        for key, value in (
+            ("per_accelerator_hour", per_accelerator_hour),
+            ("per_cpu_hour", per_cpu_hour),
+            ("per_gb_hour", per_gb_hour),
+        ):
+            if value is not None:  # as text, never a float (json.dumps would write its binary value)
+                body[key] = value if isinstance(value, str) else format(Decimal(value).normalize(), "f")
+        if currency is not None:
+            body["currency"] = currency
+        if effective_from is not None:
+            body["effective_from"] = _moment(effective_from)
+        return self._post(RatePublishedOut, f"/centers/{center}/rates", body=body)
+
+    def list_rates(self, center: str, *, at: datetime | str | None = None) -> RateListOut:
+        """Every rate of the center's pools, each in force, scheduled or superseded at ``at`` (now)."""
+        params = {"at": _moment(at)} if at is not None else None
+        return self._get(RateListOut, f"/centers/{center}/rates", params=params)
+
+    def withdraw_rate(self, center: str, pool: str, effective_from: datetime | str) -> RateOut:
+        """Withdraws a rate of ``pool`` that has not taken effect yet."""
+        params = {"pool": pool, "effective_from": _moment(effective_from)}
+        return self._parse(RateOut, self._request("DELETE", f"/centers/{center}/rates", params=params))
+
     # -- identity ---------------------------------------------------------------------------------
     def whoami(self) -> WhoamiOut:
         """Who the token acts as: name, organization, roles, the token's scopes, what they allow."""
@@ -581,6 +630,51 @@ class SuanliClient:
         """Checks the audit log's hash chain on the server: ``ok``, or ``problems`` naming each
         edited or missing entry by its sequence number."""
         return self._get(AuditVerifyOut, "/audit/verify")
+
+    # usage ------------------------------------------------------------------------------------------
+
+    def accounts(self, *, until: datetime | str | None = None) -> AccountListOut:
+        """The balances of the ledger's accounts the caller may read (debits positive: what an
+        organization owes is positive, what a center owner is owed negative); ``balance`` is text."""
+        params = {"until": until.isoformat() if isinstance(until, datetime) else until} if until else None
+        return self._get(AccountListOut, "/accounts", params=params)
+
+    def usage(
+        self,
+        *,
+        group_by: UsageGrouping | str | None = None,
+        project: str | None = None,
+        center: str | None = None,
+        job: int | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        cursor: str | int | None = None,
+    ) -> UsagePageOut | UsageSummaryOut:
+        """Usage records the caller may read, in the order they were written (a page; pass
+        ``next_cursor`` back as ``cursor``), or with ``group_by`` (day, center, accelerator,
+        project, job) their sums per group. Times are datetimes or RFC 3339 text; a record counts
+        at the moment its interval ends."""
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("group_by", group_by), ("project", project), ("center", center), ("job", job)):
+            if value is not None:
+                params[key] = str(value)
+        if cursor is not None:
+            params["cursor"] = str(cursor)
+        for key, moment in (("since", since), ("until", until)):
+            if moment is not None:
+                if isinstance(moment, datetime):  # a naive one is this machine's local time
+                    moment = (moment if moment.tzinfo else moment.astimezone()).isoformat()
+                params[key] = moment
+        model: type[UsagePageOut] | type[UsageSummaryOut] = UsageSummaryOut if group_by else UsagePageOut
+        return self._get(model, "/usage", params=params)
+
+
+def _moment(moment: datetime | str) -> str:
+    """RFC 3339 text of a time; a naive datetime is this machine's local time."""
+    if isinstance(moment, datetime):
+        return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+    return moment
 
 
 # -- YAML files -----------------------------------------------------------------------------------

@@ -17,8 +17,11 @@ from suanli.adapters.storage.audit_store import SqlAuditStore
 from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.identity_store import SqlIdentityStore
 from suanli.adapters.storage.leader import make_leader_lock
+from suanli.adapters.storage.ledger_store import SqlLedgerStore
 from suanli.adapters.storage.migrations_runner import upgrade_database
+from suanli.adapters.storage.rate_store import SqlRateStore
 from suanli.adapters.storage.store import SqlStore
+from suanli.adapters.storage.usage_store import SqlUsageStore
 from suanli.adapters.storage.wakeups import PostgresWakeups
 from suanli.domain.accelerators import AcceleratorCatalog
 from suanli.scheduler.cycle import Scheduler
@@ -28,11 +31,14 @@ from suanli.services.centers import CenterService
 from suanli.services.clock import Clock, SystemClock
 from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
+from suanli.services.pricing import PoolPrices, PricingService
+from suanli.services.rating import RatingService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
 from suanli.services.sign_in import SignInService
 from suanli.services.signal import Signal
 from suanli.services.status import StatusService
+from suanli.services.usage import UsageService
 from suanli.services.waiting import WaitingReasons
 from suanli.settings import Settings, load_settings
 
@@ -55,6 +61,9 @@ class Container:
     audit: AuditService
     identity: IdentityService
     sign_in: SignInService
+    pricing: PricingService  # rate cards: what each pool costs, from when
+    usage: UsageService  # usage records: checkpoints and reading (final records come with each attempt's end)
+    rating: RatingService  # usage records become charges in the ledger
 
     def bootstrap_admin(self) -> str | None:
         """The first admin and its token in ``home/token`` on an installation without principals
@@ -97,9 +106,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         loop.wake()
         assignments.notify()  # a cancelled job's attempt is news for its center's long poll
 
+    rates = SqlRateStore(store)
+    prices = PoolPrices(rates)
     centers = CenterService(
-        store, catalog, clock, on_change=capacity_changed, offline_after_s=settings.agent_offline_after_s
+        store,
+        catalog,
+        clock,
+        on_change=capacity_changed,
+        offline_after_s=settings.agent_offline_after_s,
+        prices=prices,
     )
+    pricing = PricingService(rates, centers, prices, clock)
     waiting = WaitingReasons(scheduling, store, clock, settings.agent_offline_after_s)
     agents = AgentService(
         store,
@@ -110,7 +127,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         offline_after_s=settings.agent_offline_after_s,
         on_release=capacity_changed,
     )
-    loop.housekeeping = agents.expire_silent_centers
+
+    usage = UsageService(SqlUsageStore(store), clock, interval_s=settings.usage_interval_s)
+    rating = RatingService(SqlLedgerStore(store), rates, clock, fee_rate=settings.platform_fee)
+
+    def housekeeping() -> bool:
+        expired = agents.expire_silent_centers()  # LOST attempts get their final usage records here
+        usage.checkpoint()  # after it, and changing no capacity
+        rating.housekeep()  # the records just written, and those of the reports since the last turn
+        return pricing.apply_due() or expired  # both run: prices that came due reach the hints
+
+    loop.housekeeping = housekeeping
     identity = IdentityService(SqlIdentityStore(store), clock, cache_s=settings.token_cache_s)
     return Container(
         settings=settings,
@@ -129,6 +156,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         audit=AuditService(SqlAuditStore(store), clock, linger_s=0.0 if settings.audit_wait else DEFAULT_LINGER_S),
         identity=identity,
         sign_in=SignInService(identity, clock, session_lifetime=timedelta(seconds=settings.session_lifetime_s)),
+        pricing=pricing,
+        usage=usage,
+        rating=rating,
     )
 
 

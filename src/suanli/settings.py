@@ -6,6 +6,7 @@ Read from the environment (``SUANLI_*``) and, if present, ``$SUANLI_HOME/config.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ class Settings(BaseSettings):
     agent_heartbeat_s: float = Field(default=5.0, gt=0, description="how often agents are asked to heartbeat")
     agent_offline_after_s: float = Field(
         default=30.0, gt=0, description="a center whose agent is silent this long goes OFFLINE; its attempts are LOST"
+    )
+    usage_interval_s: float = Field(
+        default=3600.0,
+        ge=1,
+        description="a running attempt's usage is recorded in intervals this long (checkpoints), so that bills "
+        "and budgets stay current; its last record covers the rest when it ends (docs/metering.md)",
+    )
+    platform_fee: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        le=1,
+        description="the platform's share of every charge (0.05: 5%), booked to fee:platform; the center's owner "
+        "earns the rest",
     )
     token_cache_s: float = Field(
         default=5.0,

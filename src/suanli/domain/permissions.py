@@ -21,10 +21,11 @@ owns and the jobs placed there.
 | token.manage_own | x | x | x | x | x | x | admin          |
 | audit.read       | x | x |   |   |   | x | read, submit, admin |
 | status.read      | x | x | x | x | x | x | read, submit, admin |
+| usage.read       | x | x | x | x | x (usage on its centers) | x | read, submit, admin |
 
-center.manage covers pools, drain, resume and delete; org.manage covers organizations, projects
-and members. token.manage_own needs an admin-scoped token, so that a read or submit token that
-leaks cannot mint itself a stronger one.
+center.manage covers pools, prices, drain, resume and delete; org.manage covers organizations,
+projects and members. token.manage_own needs an admin-scoped token, so that a read or submit
+token that leaks cannot mint itself a stronger one.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ class Permission(StrEnum):
     JOB_LOGS = "job.logs"
     CENTER_READ = "center.read"
     CENTER_REGISTER = "center.register"
-    CENTER_MANAGE = "center.manage"  # pools, drain, resume, delete
+    CENTER_MANAGE = "center.manage"  # pools, prices, drain, resume, delete
     CENTER_TOKEN = "center.token"  # mint and revoke the tokens of a center's agent
     ORG_READ = "org.read"
     ORG_MANAGE = "org.manage"  # organizations, projects, members
     TOKEN_MANAGE_OWN = "token.manage_own"
     AUDIT_READ = "audit.read"
     STATUS_READ = "status.read"
+    USAGE_READ = "usage.read"  # usage records (domain/usage.py): whose, see usage.readable_usage
 
 
 P = Permission
@@ -61,14 +63,16 @@ POLICY: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.PLATFORM_ADMIN: _EVERYTHING,
         Role.ORG_ADMIN: _EVERYTHING,  # within its organization (acts_in)
-        Role.MEMBER: _JOBS | {P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN},
-        Role.VIEWER: frozenset({P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN}),
-        Role.CENTER_OPERATOR: _CENTERS | {P.JOB_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN},
-        Role.AUDITOR: frozenset({P.AUDIT_READ, P.ORG_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN}),
+        Role.MEMBER: _JOBS | {P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ},
+        Role.VIEWER: frozenset(
+            {P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ}
+        ),
+        Role.CENTER_OPERATOR: _CENTERS | {P.JOB_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ},
+        Role.AUDITOR: frozenset({P.AUDIT_READ, P.ORG_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ}),
     }
 )
 
-_READING = frozenset({P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.ORG_READ, P.AUDIT_READ, P.STATUS_READ})
+_READING = frozenset({P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.ORG_READ, P.AUDIT_READ, P.STATUS_READ, P.USAGE_READ})
 
 SCOPE_ALLOWS: Mapping[Scope, frozenset[Permission]] = MappingProxyType(
     {

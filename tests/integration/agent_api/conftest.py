@@ -7,7 +7,7 @@ sleeping; scheduling cycles run when the test says (``container.loop.run_once()`
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -15,11 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from suanli.composition import Container, build_container
+from suanli.domain.identity import Role
 from suanli.settings import Settings
 from tests.clocks import ManualClock
 from tests.integration.api.conftest import API, center, pool
 from tests.integration.storage.conftest import postgres_schema_url
-from tests.signed_in import signed_in
+from tests.signed_in import admin_token, signed_in
 
 AGENT = f"{API}/agent"
 
@@ -103,3 +104,74 @@ def attempts(api: TestClient, job_id: int) -> list[dict[str, Any]]:
     response = api.get(f"{API}/jobs/{job_id}/attempts")
     assert response.status_code == 200, response.text
     return list(response.json()["attempts"])
+
+
+@dataclass
+class Network:
+    """acme and rival, each with a center running jobs; usage written by their agents."""
+
+    api: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
+    agents: dict[str, str] = field(default_factory=dict)  # center -> its agent's token
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def ok(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.api.request(method, API + path, headers=self.as_(who), **kwargs)
+        assert 200 <= response.status_code < 300, response.text
+        return response.json()
+
+    def usage(self, who: str, **params: Any) -> Any:
+        return self.ok(who, "GET", "/usage", params=params)
+
+    def heartbeats(self) -> None:
+        """Every agent says it is alive, so that no center goes OFFLINE while the clock moves."""
+        for token in self.agents.values():
+            body = {"protocol": 1, "running": []}
+            assert self.api.post(
+                f"{AGENT}/heartbeat", json=body, headers={"Authorization": f"Bearer {token}"}
+            ).is_success
+
+    def person(self, name: str, org: str, role: Role) -> None:
+        self.ok("admin", "POST", f"/organizations/{org}/members", json={"name": name, "role": role.value})
+        self.tokens[name] = self.ok("admin", "POST", "/tokens", json={"name": "t", "principal": name})["token"]
+
+
+def run_job(net: Network, container: Container, who: str, on: str, gpus: int, seconds: int) -> int:
+    """A job of ``who`` placed on ``on``, run for ``seconds`` by the center's agent and ended."""
+    clock: ManualClock = container.agents.clock  # type: ignore[assignment]
+    body: dict[str, Any] = {"name": "train", "command": ["python", "train.py"]}
+    body |= {"resources": {"accelerators": f"A100:{gpus}"}, "constraints": {"centers": [on]}}
+    job_id = int(net.ok(who, "POST", "/jobs", json=body)["id"])
+    container.loop.run_once()
+    auth = {"Authorization": f"Bearer {net.agents[on]}"}
+    taken = net.api.get(f"{AGENT}/assignments", params={"wait": 0}, headers=auth).json()["assignments"]
+    assert [a["job_id"] for a in taken] == [job_id]
+    for state in ("RUNNING", "SUCCEEDED"):
+        report = {"protocol": 1, "state": state, "exit_code": 0 if state == "SUCCEEDED" else None}
+        assert net.api.post(f"{AGENT}/attempts/{job_id}/1/state", json=report, headers=auth).status_code == 200
+        if state == "RUNNING":
+            clock.advance(seconds)
+            net.heartbeats()
+    return job_id
+
+
+@pytest.fixture
+def net(api: TestClient, container: Container) -> Network:
+    net = Network(api, {"admin": admin_token(container)})
+    for org in ("acme", "rival"):
+        net.ok("admin", "POST", "/organizations", json={"name": org, "kind": "enterprise"})
+        net.person(f"{org}-owner", org, Role.ORG_ADMIN)
+        net.person(f"{org}-user", org, Role.MEMBER)
+        net.ok(f"{org}-owner", "POST", "/centers", json=center(f"{org}-ai", pool()))
+        token = net.agents[f"{org}-ai"] = net.ok("admin", "POST", f"/centers/{org}-ai/tokens")["token"]
+        hello = {"protocol": 1, "agent_version": "test", "pools": [pool()], "running": []}
+        assert net.api.post(f"{AGENT}/hello", json=hello, headers={"Authorization": f"Bearer {token}"}).is_success
+    for role in (Role.VIEWER, Role.AUDITOR, Role.CENTER_OPERATOR):
+        net.person(f"acme-{role.value}", "acme", role)
+    net.jobs["acme"] = run_job(net, container, "acme-user", "acme-ai", 8, 3600)
+    net.jobs["rival"] = run_job(net, container, "rival-user", "rival-ai", 4, 1800)
+    net.jobs["placed"] = run_job(net, container, "rival-user", "acme-ai", 2, 900)
+    return net

@@ -33,6 +33,10 @@ ORDER = [
     "center pools",
     "center drain",
     "center resume",
+    "price set",  # prices of qd-ai-1, which `center add` registered
+    "price",
+    "price list",
+    "price withdraw",  # the price `price set` published for 2099
     "center token",
     "submit",
     "jobs",
@@ -61,6 +65,8 @@ ORDER = [
     "member remove",  # last of the members: the role it takes, examples above use
     "audit",
     "audit verify",
+    "usage",
+    "balance",
 ]
 
 

@@ -25,8 +25,9 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.STATUS_READ,
         P.ORG_READ,
         P.TOKEN_MANAGE_OWN,
+        P.USAGE_READ,
     },
-    Role.VIEWER: {P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN},
+    Role.VIEWER: {P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.STATUS_READ, P.ORG_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ},
     Role.CENTER_OPERATOR: {
         P.CENTER_READ,
         P.CENTER_REGISTER,
@@ -35,11 +36,12 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.JOB_READ,
         P.STATUS_READ,
         P.TOKEN_MANAGE_OWN,
+        P.USAGE_READ,
     },
-    Role.AUDITOR: {P.AUDIT_READ, P.ORG_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN},
+    Role.AUDITOR: {P.AUDIT_READ, P.ORG_READ, P.STATUS_READ, P.TOKEN_MANAGE_OWN, P.USAGE_READ},
 }
 
-READING = {P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.ORG_READ, P.AUDIT_READ, P.STATUS_READ}
+READING = {P.JOB_READ, P.JOB_LOGS, P.CENTER_READ, P.ORG_READ, P.AUDIT_READ, P.STATUS_READ, P.USAGE_READ}
 SCOPES: dict[Scope, set[Permission]] = {
     Scope.READ: READING,
     Scope.SUBMIT: READING | {P.JOB_SUBMIT, P.JOB_CANCEL},
@@ -78,6 +80,7 @@ def test_the_permission_names() -> None:
         "token.manage_own",
         "audit.read",
         "status.read",
+        "usage.read",
     }
 
 

@@ -22,6 +22,7 @@ from suanli.adapters.api.middleware import BodyLimit, CatchAll
 from suanli.adapters.api.parameters import refuse_bad_text
 from suanli.adapters.api.problems import install_problem_handlers
 from suanli.adapters.api.responses import document_body_models, state_server_limits
+from suanli.adapters.api.routes.accounts import accounts_router
 from suanli.adapters.api.routes.agent import agent_router
 from suanli.adapters.api.routes.audit import audit_router
 from suanli.adapters.api.routes.centers import centers_router
@@ -29,19 +30,25 @@ from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.identity import identity_router
 from suanli.adapters.api.routes.jobs import jobs_router
 from suanli.adapters.api.routes.oidc import SingleSignOnApi, oidc_router
+from suanli.adapters.api.routes.pricing import pricing_router
 from suanli.adapters.api.routes.sign_in import sign_in_router
+from suanli.adapters.api.routes.usage import usage_router
 from suanli.domain.accelerators import AcceleratorCatalog
+from suanli.protocol.pricing import RateIn
 from suanli.protocol.rest import JobBatchIn
 from suanli.services.agents import AgentService
 from suanli.services.audit import AuditService
 from suanli.services.centers import CenterService
 from suanli.services.identity import IdentityService
 from suanli.services.jobs import JobService
+from suanli.services.pricing import PricingService
+from suanli.services.rating import RatingService
 from suanli.services.scheduler_loop import SchedulerLoop
 from suanli.services.scheduling import SchedulingService
 from suanli.services.sign_in import SignInService
 from suanli.services.signal import Signal
 from suanli.services.status import StatusService
+from suanli.services.usage import UsageService
 from suanli.services.waiting import WaitingReasons
 from suanli.settings import Settings
 
@@ -86,6 +93,12 @@ class ApiServices(Protocol):
     def identity(self) -> IdentityService: ...  # tokens, organizations, members; authenticates requests
     @property
     def sign_in(self) -> SignInService: ...  # passwords, browser sessions
+    @property
+    def usage(self) -> UsageService: ...  # usage records
+    @property
+    def rating(self) -> RatingService: ...  # charges in the ledger, and its balances
+    @property
+    def pricing(self) -> PricingService: ...  # rate cards
 
     def close(self) -> None: ...
 
@@ -114,7 +127,7 @@ def create_app(services: ApiServices) -> FastAPI:
     install_problem_handlers(app)
     for router in routers(services):
         app.include_router(router, prefix=API_PREFIX)
-    document_body_models(app, [JobBatchIn])
+    document_body_models(app, [JobBatchIn, RateIn])
     settings = services.settings
     state_server_limits(app, services.catalog, settings.max_jobs_per_request)
     # Added last = outermost: CatchAll sees every exception the handlers above did not answer.
@@ -141,6 +154,7 @@ def routers(services: ApiServices) -> list[APIRouter]:
     return [
         health_router(services.loop, services.status, settings.resolved_database_url),
         centers_router(services.centers, services.scheduling, services.agents),
+        pricing_router(services.pricing),
         jobs_router(
             services.jobs, services.scheduling, services.waiting, services.agents, settings.max_jobs_per_request
         ),
@@ -154,6 +168,8 @@ def routers(services: ApiServices) -> list[APIRouter]:
         identity_router(services.identity),
         oidc_router(SingleSignOnApi.from_settings(settings, services.identity, services.audit)),
         sign_in_router(services.sign_in),
+        usage_router(services.usage),
+        accounts_router(services.rating, services.identity),
     ]
 
 

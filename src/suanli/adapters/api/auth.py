@@ -48,6 +48,10 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("POST", "/centers/{name}/resume"): P.CENTER_MANAGE,
     ("POST", "/centers/{name}/tokens"): P.CENTER_TOKEN,
     ("DELETE", "/centers/{name}/tokens"): P.CENTER_TOKEN,
+    # Prices (routes/pricing.py): public to the network's members, as its centers are.
+    ("GET", "/centers/{name}/rates"): P.CENTER_READ,
+    ("POST", "/centers/{name}/rates"): P.CENTER_MANAGE,
+    ("DELETE", "/centers/{name}/rates"): P.CENTER_MANAGE,
     ("POST", "/jobs"): P.JOB_SUBMIT,
     ("GET", "/jobs"): P.JOB_READ,
     ("POST", "/jobs/batch"): P.JOB_SUBMIT,
@@ -72,6 +76,8 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("POST", "/principals/{name}/enable"): P.ORG_MANAGE,
     ("GET", "/audit"): P.AUDIT_READ,
     ("GET", "/audit/verify"): P.AUDIT_READ,
+    ("GET", "/usage"): P.USAGE_READ,  # whose: domain.usage.readable_usage
+    ("GET", "/accounts"): P.USAGE_READ,  # which accounts: ledger.readable_accounts
 }
 
 

@@ -30,9 +30,18 @@ from suanli.adapters.cli.output import (
     when,
 )
 from suanli.adapters.cli.secret_env import OPTION, secret_values, with_secrets
-from suanli.client import AttemptOut, JobOut, load_job_specs
+from suanli.client import (
+    AttemptOut,
+    JobOut,
+    SuanliApiError,
+    SuanliClient,
+    UsageGroupOut,
+    UsageSummaryOut,
+    load_job_specs,
+)
 from suanli.domain.errors import InvalidSpec
 from suanli.domain.jobs import JobSpec
+from suanli.domain.usage import UsageGrouping
 from suanli.settings import load_settings
 
 job_app = typer.Typer(
@@ -166,7 +175,7 @@ def list_jobs(
         note(f"more jobs: add --cursor {next_cursor}, or --all")
 
 
-def _show(job: JobOut) -> None:
+def _show(job: JobOut, metered: UsageGroupOut | None = None) -> None:
     spec = job.spec
     command = spec.command if isinstance(spec.command, str) else shlex.join(spec.command)
     rows = [
@@ -185,6 +194,8 @@ def _show(job: JobOut) -> None:
         p = job.placement
         rows.append(("placed on", escape(f"{p.center}/{p.pool} nodes {list(p.node_indices)} ({p.accelerator})")))
         rows.append(("price", f"{p.price_per_hour:g} CNY/hour"))
+    if metered is not None:
+        rows.append(("usage", usage_line(metered)))
     if job.message:
         rows.append(("message", escape(job.message)))
     if job.waiting_reason:
@@ -204,11 +215,39 @@ def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(metavar="ID")
     client = current.client()
     job = client.get_job(job_id)
     attempts = client.job_attempts(job_id)
+    metered = job_usage(client, job_id)
     if current.json:
-        print_json({**jsonable(job), "attempt_timeline": jsonable(attempts)})
+        print_json({**jsonable(job), "attempt_timeline": jsonable(attempts), "usage": jsonable(metered)})
     else:
-        _show(job)
+        _show(job, metered)
         _show_attempts(attempts)
+
+
+def job_usage(client: SuanliClient, job_id: int) -> UsageGroupOut | None:
+    """The job's usage so far, summed; None when the caller may not read usage (its token's scope)."""
+    try:
+        answer = client.usage(group_by=UsageGrouping.JOB, job=job_id)
+    except SuanliApiError as refused:
+        if refused.status == 403:
+            return None
+        raise
+    if isinstance(answer, UsageSummaryOut) and answer.items:
+        return answer.items[0]
+    return UsageGroupOut(key=str(job_id), records=0, seconds=0, accelerator_hours=0, cpu_hours=0, memory_gb_hours=0)
+
+
+def usage_line(metered: UsageGroupOut) -> str:
+    """The job's accelerator-hours (CPU-hours for a CPU job) recorded so far, and up to when: a
+    running attempt is recorded in checkpoints, the rest when it ends."""
+    if metered.records == 0:
+        return "none recorded yet (an attempt is recorded hourly while it runs, and when it ends)"
+    amount = (
+        f"{metered.accelerator_hours:,.2f} accelerator-hours"
+        if metered.accelerator_hours or not metered.cpu_hours
+        else f"{metered.cpu_hours:,.2f} CPU-hours"
+    )
+    until = f", recorded up to {when(metered.until)}" if metered.until else ""
+    return f"{amount} over {metered.seconds / 3600:,.2f} h{until}"
 
 
 def _show_attempts(attempts: list[AttemptOut]) -> None:

@@ -14,7 +14,21 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from suanli.adapters.cli import agent, audit, centers, home, identity, jobs, simulate, status, sweep, up
+from suanli.adapters.cli import (
+    agent,
+    audit,
+    balance,
+    centers,
+    home,
+    identity,
+    jobs,
+    prices,
+    simulate,
+    status,
+    sweep,
+    up,
+    usage,
+)
 from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_CANNOT_CONNECT,
@@ -100,6 +114,9 @@ app.command("reset")(home.reset)
 app.command("simulate")(simulate.simulate)
 app.command("sweep")(sweep.sweep)
 app.add_typer(audit.app, name="audit")
+app.command("usage")(usage.usage)
+app.command("balance")(balance.balance)
+app.add_typer(prices.app, name="price")
 identity.register(app)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from suanli.adapters.storage import job_queries, rows
+from suanli.adapters.storage import job_queries, rows, usage_rows
 from suanli.adapters.storage.store import SqlStore
 from suanli.adapters.storage.tables import attempt_logs, attempts, center_tokens, centers, jobs
 from suanli.domain.attempts import LIVE_ATTEMPT, Attempt, AttemptState
@@ -25,7 +25,9 @@ from suanli.services.ports import LiveAttempt
 _LIVE = sorted(s.value for s in LIVE_ATTEMPT)
 _ACTIVE = sorted(s.value for s in ACTIVE)
 _CURRENT = and_(jobs.c.status.in_(_ACTIVE), jobs.c.attempts == attempts.c.number)
-_ATTEMPT_COLUMNS = [c for c in attempts.c if c.name not in ("delivered", "delivered_at")]
+_ATTEMPT_COLUMNS = [
+    c for c in attempts.c if c.name not in ("delivered", "delivered_at", "accelerator", "accelerators_per_node")
+]
 
 
 def attempt_from_row(row: Any) -> Attempt:
@@ -186,8 +188,11 @@ class SqlAgentStore:
                     not_(attempts.c.delivered),
                 )
                 # A poll of the same center in another process may have taken it first.
-                if connection.execute(guard.values(values)).rowcount == 1 and row.current:
+                taken = connection.execute(guard.values(values)).rowcount == 1
+                if taken and row.current:
                     claimed.append(attempt)
+                elif taken:  # ended unstarted: no usage, but every ending goes by the meter
+                    usage_rows.record_attempt_end(connection, attempt.job_id, attempt.number)
             if not claimed:
                 return []
             by_id = {
@@ -223,6 +228,8 @@ class SqlAgentStore:
                 raise StaleVersion(
                     f"attempt {attempt.number} of job {attempt.job_id} changed meanwhile; read it again and retry"
                 )
+            if attempt.state.is_final:  # its usage, in this same transaction (before the job lets go)
+                usage_rows.record_attempt_end(connection, attempt.job_id, attempt.number)
             if job is not None and not job_queries.write_job(connection, job, expected_version):
                 raise StaleVersion(f"job {job.id} was changed meanwhile; read it again and retry")
 

@@ -296,6 +296,8 @@ def _add_attempts(connection: Connection, chosen: Sequence[PlacementWrite], now:
                 "center": w.placement.center,
                 "pool": w.placement.pool,
                 "node_indices": list(w.placement.node_indices),
+                "accelerator": w.placement.accelerator,  # what it holds, for its usage records
+                "accelerators_per_node": w.placement.accelerators_per_node,
                 "state": AttemptState.ASSIGNED.value,
                 "delivered": False,
                 "delivered_at": None,

@@ -7,6 +7,7 @@ schema with this metadata on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
@@ -50,6 +51,35 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ScaledDecimal(TypeDecorator[Decimal]):
+    """Exact decimals stored as integers of 10**-places (12.3456 at 4 places is 123456).
+
+    SQLite has no decimal type: SQLAlchemy's Numeric goes through a float there (and warns),
+    which cannot hold every price exactly. An integer is exact on both databases, and sums of
+    it in SQL stay exact. A value with more places than the column keeps is refused, never
+    rounded (the domain quantizes before it stores)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def __init__(self, places: int) -> None:
+        super().__init__()
+        self.places = places
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        scaled = Decimal(value).scaleb(self.places)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value).scaleb(-self.places).quantize(Decimal(1).scaleb(-self.places))
 
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY (a rowid alias), not BIGINT.
@@ -171,7 +201,12 @@ attempts = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("started_at", UtcDateTime()),
     Column("ended_at", UtcDateTime()),
+    # What the attempt holds per node (the job's placement when it was made), for its usage
+    # records; NULL only on attempts that had ended before migration 0010.
+    Column("accelerator", String(64)),
+    Column("accelerators_per_node", Integer),
     Index("ix_attempts_center_state", "center", "state"),
+    Index("ix_attempts_state", "state"),  # the RUNNING attempts, for usage checkpoints
 )
 
 # An attempt's output, in the chunks its agent shipped: ``offset`` is where the chunk starts.
@@ -267,4 +302,96 @@ audit_log = Table(
     Index("ix_audit_log_actor", "actor", "sequence"),  # one actor's entries, newest first
     Index("ix_audit_log_organization", "organization", "sequence"),  # what one organization may read
     Index("ix_audit_log_at", "at"),  # --since / --until
+)
+
+
+# -- metering (domain/usage.py) --------------------------------------------------------------------
+
+# Immutable: rows are only ever inserted (adapters/storage/usage_rows.py), never updated or
+# deleted. The key (job_id, attempt, interval_start) makes a second write of an interval a no-op.
+usage_records = Table(
+    "usage_records",
+    metadata,
+    # Given at insert: the order in which records were written, which readers page by.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job_id", Id, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("interval_start", UtcDateTime(), nullable=False),
+    Column("interval_end", UtcDateTime(), nullable=False),
+    # interval_end - interval_start, kept so that sums need no date arithmetic in SQL
+    Column("seconds", Float, nullable=False),
+    Column("organization", String(200), nullable=False),
+    Column("project", String(63), nullable=False),
+    Column("center", String(63), nullable=False),
+    Column("center_organization", String(63), nullable=False),
+    Column("pool", String(63), nullable=False),
+    Column("accelerator", String(64), nullable=False),
+    Column("accelerators", Integer, nullable=False),
+    Column("cpus", Integer, nullable=False),
+    Column("memory_gb", Float, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("job_id", "attempt", "interval_start", name="uq_usage_records_interval"),
+    Index("ix_usage_records_organization_end", "organization", "interval_end"),
+    Index("ix_usage_records_center_end", "center", "interval_end"),
+    Index("ix_usage_records_supplier_end", "center_organization", "interval_end"),  # a center operator's view
+    sqlite_autoincrement=True,
+)
+
+# Prices (domain/pricing.py): one row per rate of a pool, from ``effective_from`` on. A rate in
+# force is never updated or deleted (usage was charged at it); one still in the future may be
+# replaced or withdrawn. No foreign key to centers: a deleted center's rates stay, for the usage
+# that ran there. Amounts are ten-thousandths of the currency (ScaledDecimal(4)).
+rates = Table(
+    "rates",
+    metadata,
+    Column("center", String(63), primary_key=True),
+    Column("pool", String(63), primary_key=True),
+    Column("effective_from", UtcDateTime(), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("per_accelerator_hour", ScaledDecimal(4), nullable=False),
+    Column("per_cpu_hour", ScaledDecimal(4), nullable=False),
+    Column("per_gb_hour", ScaledDecimal(4), nullable=False),
+    Column("published_at", UtcDateTime(), nullable=False),
+    Column("published_by", String(200), nullable=False),
+    Column("origin", String(16), nullable=False),  # domain.pricing.Origin
+    Index("ix_rates_effective_from", "effective_from"),  # the rates that come due (PricingService.apply_due)
+)
+
+# The ledger (domain/ledger.py): transactions and their entries, never updated or deleted; a
+# correction is a new transaction. ``key`` makes booking idempotent (one transaction per key,
+# whoever books it); ``usage_id`` names the usage record a charge books, if it does. Amounts are
+# in fen (ScaledDecimal(2)): exact on both databases, and summed exactly in SQL.
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("reverses", String(200)),
+    Column("usage_id", BigInteger),
+    Column("booked_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("key", name="uq_ledger_transactions_key"),
+    Index("ix_ledger_transactions_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), primary_key=True),
+    Column("account", String(300), primary_key=True),  # kind:owner, e.g. receivable:acme
+    Column("amount", ScaledDecimal(2), nullable=False),  # a debit positive, a credit negative
+    Column("at", UtcDateTime(), nullable=False),  # the transaction's, for statements over a period
+    Index("ix_ledger_entries_account_at", "account", "at"),
+)
+
+# How far the rater has read the usage records: every record with an id up to ``last_usage_id``
+# is booked (or cost nothing). Moved in the transaction that books the records it passes.
+rating_progress = Table(
+    "rating_progress",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("last_usage_id", BigInteger, nullable=False),
 )
