@@ -15,10 +15,10 @@ from suanli.adapters.cli.output import (
     EXIT_SERVER,
     OutputOption,
     error,
-    note,
+    local_moment,
     out,
     print_json,
-    print_list,
+    show_list,
     state,
     when,
 )
@@ -39,14 +39,13 @@ def parse_since(value: str | None, option: str) -> datetime | None:
     except OverflowError:
         return datetime.min.replace(tzinfo=UTC)
     try:
-        moment = datetime.fromisoformat(value)
+        return local_moment(value)
     except ValueError:
         raise error(
             f"{option}: {value!r} is neither a duration back from now (30m, 2h, 7d) nor a date and time "
             "(2026-12-01T18:00, this machine's local time unless it names a zone)",
             code=EXIT_BAD_INPUT,
         ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def audit_table(entries: Sequence[AuditEntryOut]) -> Table:
@@ -105,15 +104,14 @@ def audit(
         limit=limit,
         cursor=cursor,
     )
-    if current.json:
-        print_list(page.entries, page.next_cursor)
-        return
-    if page.entries:
-        out.print(audit_table(page.entries))
-    else:
-        out.print("no audit entries match")
-    if page.next_cursor is not None:
-        note(f"older entries: add --cursor {page.next_cursor}")
+    show_list(
+        current,
+        page.entries,
+        audit_table,
+        empty="no audit entries match",
+        next_cursor=page.next_cursor,
+        more="older entries: add --cursor {cursor}",
+    )
 
 
 @app.command("verify")

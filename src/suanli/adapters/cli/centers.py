@@ -21,7 +21,7 @@ from suanli.adapters.cli.output import (
     out,
     pools_table,
     print_json,
-    print_list,
+    show_list,
     state,
     styled,
 )
@@ -136,12 +136,7 @@ def list_centers(ctx: typer.Context, output: OutputOption = None) -> None:
     """
     current = state(ctx, output)
     centers = current.client().list_centers()
-    if current.json:
-        print_list(centers)
-    elif centers:
-        out.print(centers_table(centers))
-    else:
-        out.print("no centers yet; add one with `suanli center add FILE.yaml`")
+    show_list(current, centers, centers_table, empty="no centers yet; add one with `suanli center add FILE.yaml`")
 
 
 @app.command("show")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,10 +23,11 @@ from suanli.adapters.cli.output import (
     out,
     print_json,
     print_list,
+    show_list,
     state,
     when,
 )
-from suanli.client import ApiTokenOut, SuanliClient, WhoamiOut, home_token_file
+from suanli.client import ApiTokenOut, MemberOut, OrganizationOut, SuanliClient, WhoamiOut, home_token_file
 from suanli.domain.durations import parse_duration
 from suanli.domain.identity import OrganizationKind, Role, Scope
 
@@ -179,7 +181,7 @@ def whoami(ctx: typer.Context, output: OutputOption = None) -> None:
 # -- tokens ---------------------------------------------------------------------------------------
 
 
-def _tokens_table(tokens: list[ApiTokenOut]) -> Table:
+def _tokens_table(tokens: Sequence[ApiTokenOut]) -> Table:
     table = Table(header_style="bold")
     for column in ("PREFIX", "NAME", "PRINCIPAL", "ORGANIZATION", "SCOPES", "STATE", "CREATED", "EXPIRES", "LAST USED"):
         table.add_column(column)
@@ -254,12 +256,7 @@ def list_tokens(ctx: typer.Context, output: OutputOption = None) -> None:
     """
     current = state(ctx, output)
     tokens = current.client().list_tokens()
-    if current.json:
-        print_list(tokens)
-    elif tokens:
-        out.print(_tokens_table(tokens))
-    else:
-        out.print("no tokens")
+    show_list(current, tokens, _tokens_table, empty="no tokens")
 
 
 @token_app.command("revoke")
@@ -290,16 +287,14 @@ def list_organizations(ctx: typer.Context, output: OutputOption = None) -> None:
     Example: suanli org list
     """
     current = state(ctx, output)
-    found = current.client().list_organizations()
-    if current.json:
-        print_list(found)
-        return
-    table = Table(header_style="bold")
-    for column in ("NAME", "KIND", "DISPLAY NAME"):
-        table.add_column(column)
+    show_list(current, current.client().list_organizations(), _organizations_table, empty="no organizations")
+
+
+def _organizations_table(found: Sequence[OrganizationOut]) -> Table:
+    table = Table("NAME", "KIND", "DISPLAY NAME", header_style="bold")
     for o in found:
         table.add_row(escape(o.name), o.kind, escape(o.display_name))
-    out.print(table)
+    return table
 
 
 @org_app.command("add")
@@ -377,10 +372,11 @@ def list_members(
     current = state(ctx, output)
     organization = _organization(org, ctx)
     members = current.client().list_members(organization)
-    if current.json:
-        print_list(members)
-        return
-    table = Table("NAME", "KIND", "ROLES", "HOME", "STATE")
+    show_list(current, members, _members_table, empty=f"no members in {escape(organization)}")
+
+
+def _members_table(members: Sequence[MemberOut]) -> Table:
+    table = Table("NAME", "KIND", "ROLES", "HOME", "STATE", header_style="bold")
     for member in members:
         table.add_row(
             escape(member.name),
@@ -389,7 +385,7 @@ def list_members(
             escape(member.home_organization),
             "disabled" if member.disabled else "active",
         )
-    out.print(table)
+    return table
 
 
 @member_app.command("remove")

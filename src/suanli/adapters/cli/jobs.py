@@ -25,6 +25,7 @@ from suanli.adapters.cli.output import (
     out,
     print_json,
     print_list,
+    show_list,
     state,
     styled,
     when,
@@ -164,15 +165,14 @@ def list_jobs(
     else:
         page = client.list_jobs(status=statuses, center=center, name=name, label=label, limit=limit, cursor=cursor)
         jobs, next_cursor = page.jobs, page.next_cursor
-    if current.json:
-        print_list(jobs, next_cursor)
-        return
-    if jobs:
-        out.print(jobs_table(jobs))
-    else:
-        out.print("no jobs match")
-    if next_cursor is not None:
-        note(f"more jobs: add --cursor {next_cursor}, or --all")
+    show_list(
+        current,
+        jobs,
+        jobs_table,
+        empty="no jobs match",
+        next_cursor=next_cursor,
+        more="more jobs: add --cursor {cursor}, or --all",
+    )
 
 
 def _show(job: JobOut, metered: UsageGroupOut | None = None) -> None:

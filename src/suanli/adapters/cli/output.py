@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -25,6 +25,9 @@ from suanli.client import CenterOut, JobOut, SuanliClient
 EXIT_SERVER = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANNOT_CONNECT = 3
+
+
+T = TypeVar("T")
 
 
 class _Stream:
@@ -110,10 +113,37 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False, indent=2) + "\n")
 
 
+def local_moment(value: str) -> datetime:
+    """A date and time as a person writes it (ISO 8601); without a zone, this machine's local
+    time. ValueError when it is none."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
 def print_list(items: Sequence[Any], next_cursor: str | None = None) -> None:
     """Every list command prints one envelope with ``-o json``: the items, and where the next page
     starts (``--cursor``; null on the last page), so a script reads every list the same way."""
     print_json({"items": list(items), "next_cursor": next_cursor})
+
+
+def show_list(
+    current: State,
+    items: Sequence[T],
+    table: Callable[[Sequence[T]], Table],
+    *,
+    empty: str,
+    next_cursor: str | None = None,
+    more: str = "",
+) -> None:
+    """A list command's answer: with ``-o json`` the envelope (``print_list``); else the table of
+    the items, or ``empty`` (what to do when there are none), and ``more`` (with ``{cursor}``)
+    when another page follows."""
+    if current.json:
+        print_list(items, next_cursor)
+        return
+    out.print(table(items) if items else empty)
+    if next_cursor is not None and more:
+        note(more.format(cursor=next_cursor))
 
 
 # -- tables ---------------------------------------------------------------------------------------

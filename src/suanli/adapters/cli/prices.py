@@ -18,10 +18,11 @@ from suanli.adapters.cli.output import (
     EXIT_BAD_INPUT,
     OutputOption,
     error,
+    local_moment,
     note,
     out,
     print_json,
-    print_list,
+    show_list,
     state,
     when,
 )
@@ -45,14 +46,13 @@ def parse_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return local_moment(value)
     except ValueError:
         raise error(
             f"{option}: {value!r} is not a date and time; write e.g. 2027-01-01T00:00:00+08:00 (without a zone: "
             "this machine's local time)",
             code=EXIT_BAD_INPUT,
         ) from None
-    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def rates_table(rates: Sequence[RateOut]) -> Table:
@@ -153,12 +153,12 @@ def list_prices(
         for r in client.list_rates(name, at=moment).rates
         if r.standing in shown and (every or r.accelerator is not None)
     ]
-    if current.json:
-        print_list(rates)
-    elif rates:
-        out.print(rates_table(rates))
-    else:
-        out.print("no prices yet; a center's pools get theirs when it is registered (`suanli center add`)")
+    show_list(
+        current,
+        rates,
+        rates_table,
+        empty="no prices yet; a center's pools get theirs when it is registered (`suanli center add`)",
+    )
 
 
 @app.command("withdraw")
