@@ -107,6 +107,8 @@ ACTIONS = frozenset(
         "self",
         "audit.read",
         "usage.read",
+        "invoice.read",
+        "statement.read",
     }
 )
 _EVERYONE = frozenset({"public", "status.read", "self"})  # self: one's own tokens, password and session
@@ -114,11 +116,12 @@ MAY: dict[Role, frozenset[str]] = {
     Role.PLATFORM_ADMIN: ACTIONS,
     Role.ORG_ADMIN: ACTIONS,  # within its own organization: see within_reach
     Role.MEMBER: _EVERYONE
-    | {"job.submit", "job.read", "job.cancel", "job.logs", "center.read", "org.read", "usage.read"},
-    Role.VIEWER: _EVERYONE | {"job.read", "job.logs", "center.read", "org.read", "usage.read"},
+    | {"job.submit", "job.read", "job.cancel", "job.logs", "center.read", "org.read", "usage.read", "invoice.read"},
+    Role.VIEWER: _EVERYONE | {"job.read", "job.logs", "center.read", "org.read", "usage.read", "invoice.read"},
     Role.CENTER_OPERATOR: _EVERYONE
-    | {"center.read", "center.register", "center.manage", "center.token", "job.read", "usage.read"},
-    Role.AUDITOR: _EVERYONE | {"audit.read", "org.read", "usage.read"},
+    | {"center.read", "center.register", "center.manage", "center.token", "job.read", "usage.read"}
+    | {"statement.read"},  # what its organization earns as a center owner; not what it owes
+    Role.AUDITOR: _EVERYONE | {"audit.read", "org.read", "usage.read", "invoice.read"},
 }
 
 
@@ -765,6 +768,14 @@ def read_accounts(w: World, who: str, target: str) -> Call:
     return Call("GET", "/accounts", shows=shows)
 
 
+def read_invoice(w: World, who: str, target: str) -> Call:
+    return Call("GET", f"/invoices/{org_of(target)}")
+
+
+def read_statement(w: World, who: str, target: str) -> Call:
+    return Call("GET", f"/statements/{org_of(target)}")
+
+
 def verify_audit(w: World, who: str, target: str) -> Call:
     return Call("GET", "/audit/verify")
 
@@ -883,6 +894,9 @@ RECIPES: dict[str, Recipe] = {
     "GET /usage": Recipe("usage.read", read_usage, targets=JOB_TARGETS, beyond=FILTERED),
     # the ledger's balances: what one's organization owes, and earns as a center owner
     "GET /accounts": Recipe("usage.read", read_accounts, beyond=FILTERED),
+    # an organization's invoice (what it owes), a center owner's statement (what it earns)
+    "GET /invoices/{organization}": Recipe("invoice.read", read_invoice, beyond=HIDDEN),
+    "GET /statements/{owner}": Recipe("statement.read", read_statement, beyond=HIDDEN),
 }
 
 

@@ -42,6 +42,7 @@ from suanli.domain.job_status import JobStatus
 from suanli.domain.jobs import JobSpec
 from suanli.domain.usage import UsageGrouping
 from suanli.protocol.agent import AttemptListOut, AttemptOut, TokenOut, TokensRevokedOut
+from suanli.protocol.invoices import InvoiceOut, StatementOut
 from suanli.protocol.pricing import RateListOut, RateOut, RatePublishedOut
 from suanli.protocol.rest import (
     ApiTokenCreatedOut,
@@ -639,6 +640,21 @@ class SuanliClient:
         params = {"until": until.isoformat() if isinstance(until, datetime) else until} if until else None
         return self._get(AccountListOut, "/accounts", params=params)
 
+    def invoice(self, organization: str, *, period: str | None = None) -> InvoiceOut:
+        """An organization's invoice for a month (YYYY-MM; default: this month on the server's
+        clock): lines per center, pool and accelerator; amounts as text."""
+        return self._get(InvoiceOut, f"/invoices/{organization}", params=_period(period))
+
+    def invoice_csv(self, organization: str, *, period: str | None = None) -> str:
+        return self._request("GET", f"/invoices/{organization}", params=_period(period, "csv")).text
+
+    def statement(self, owner: str, *, period: str | None = None) -> StatementOut:
+        """A center owner's statement for a month: gross, platform fee and net earned per pool."""
+        return self._get(StatementOut, f"/statements/{owner}", params=_period(period))
+
+    def statement_csv(self, owner: str, *, period: str | None = None) -> str:
+        return self._request("GET", f"/statements/{owner}", params=_period(period, "csv")).text
+
     def usage(
         self,
         *,
@@ -778,3 +794,7 @@ def load_center_spec(path: str | Path) -> CenterSpec:
 def load_pools(path: str | Path) -> list[Pool]:
     """Pools from a YAML file: a list of pools, or a ``pools:`` mapping holding one."""
     return _validate_items(path, "pool", Pool, read_yaml_items(path, "pools"))
+
+
+def _period(period: str | None, format: str = "json") -> dict[str, str]:
+    return {"format": format} | ({"period": period} if period else {})

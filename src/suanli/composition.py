@@ -16,6 +16,7 @@ from suanli.adapters.storage.agent_store import SqlAgentStore
 from suanli.adapters.storage.audit_store import SqlAuditStore
 from suanli.adapters.storage.engine import make_engine
 from suanli.adapters.storage.identity_store import SqlIdentityStore
+from suanli.adapters.storage.invoice_store import SqlInvoiceStore
 from suanli.adapters.storage.leader import make_leader_lock
 from suanli.adapters.storage.ledger_store import SqlLedgerStore
 from suanli.adapters.storage.migrations_runner import upgrade_database
@@ -30,6 +31,7 @@ from suanli.services.audit import DEFAULT_LINGER_S, AuditService
 from suanli.services.centers import CenterService
 from suanli.services.clock import Clock, SystemClock
 from suanli.services.identity import IdentityService
+from suanli.services.invoices import InvoiceService
 from suanli.services.jobs import JobService
 from suanli.services.pricing import PoolPrices, PricingService
 from suanli.services.rating import RatingService
@@ -64,6 +66,7 @@ class Container:
     pricing: PricingService  # rate cards: what each pool costs, from when
     usage: UsageService  # usage records: checkpoints and reading (final records come with each attempt's end)
     rating: RatingService  # usage records become charges in the ledger
+    invoices: InvoiceService  # invoices and statements, read from the ledger
 
     def bootstrap_admin(self) -> str | None:
         """The first admin and its token in ``home/token`` on an installation without principals
@@ -159,6 +162,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         pricing=pricing,
         usage=usage,
         rating=rating,
+        invoices=InvoiceService(SqlInvoiceStore(store), rating),
     )
 
 

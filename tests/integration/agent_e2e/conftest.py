@@ -141,6 +141,20 @@ class Cluster:
     def wait_status(self, job_id: int, *statuses: str, timeout: float = 10) -> JobOut:
         return self.wait_for(job_id, lambda job: job.status in statuses, timeout)
 
+    def kill_attempt_processes(self) -> None:
+        """kill -9 of every local attempt's supervisor and ranks, as a crash of the machine would.
+        Local attempts outlive their agents (each under a supervisor in a session of its own):
+        whatever a test left running goes too. Only a test may signal by pid like this."""
+        for pids in self.root.glob("agent-*/attempts/*/pids"):
+            try:
+                supervisor, *ranks = pids.read_text().splitlines()
+            except (FileNotFoundError, ValueError):  # cleaned up meanwhile, or not written yet
+                continue
+            for rank in ranks:
+                kill_group(int(rank.split()[1]))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(supervisor), signal.SIGKILL)
+
     def close(self) -> None:
         for agent in self.agents:
             kill_group(agent.process.pid)
@@ -149,14 +163,7 @@ class Cluster:
             agent.process.wait(10)
         for pid in self.pids:
             kill_group(pid)
-        for pids in self.root.glob("agent-*/attempts/*/pids"):
-            # Local attempts outlive their agents (each under a supervisor in a session of its
-            # own): whatever a test left running goes too. Only a test may signal by pid like this.
-            supervisor, *ranks = pids.read_text().splitlines()
-            for rank in ranks:
-                kill_group(int(rank.split()[1]))
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(supervisor), signal.SIGKILL)
+        self.kill_attempt_processes()
         self.client.close()
         # Killed, not stopped: uvicorn's graceful stop would wait out long polls still in flight.
         self.server.process.kill()

@@ -67,6 +67,8 @@ ORDER = [
     "audit verify",
     "usage",
     "balance",
+    "invoice",
+    "statement",
 ]
 
 

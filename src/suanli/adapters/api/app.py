@@ -28,6 +28,7 @@ from suanli.adapters.api.routes.audit import audit_router
 from suanli.adapters.api.routes.centers import centers_router
 from suanli.adapters.api.routes.health import health_router
 from suanli.adapters.api.routes.identity import identity_router
+from suanli.adapters.api.routes.invoices import invoices_router
 from suanli.adapters.api.routes.jobs import jobs_router
 from suanli.adapters.api.routes.oidc import SingleSignOnApi, oidc_router
 from suanli.adapters.api.routes.pricing import pricing_router
@@ -40,6 +41,7 @@ from suanli.services.agents import AgentService
 from suanli.services.audit import AuditService
 from suanli.services.centers import CenterService
 from suanli.services.identity import IdentityService
+from suanli.services.invoices import InvoiceService
 from suanli.services.jobs import JobService
 from suanli.services.pricing import PricingService
 from suanli.services.rating import RatingService
@@ -97,6 +99,8 @@ class ApiServices(Protocol):
     def usage(self) -> UsageService: ...  # usage records
     @property
     def rating(self) -> RatingService: ...  # charges in the ledger, and its balances
+    @property
+    def invoices(self) -> InvoiceService: ...  # invoices and statements, read from the ledger
     @property
     def pricing(self) -> PricingService: ...  # rate cards
 
@@ -170,6 +174,7 @@ def routers(services: ApiServices) -> list[APIRouter]:
         sign_in_router(services.sign_in),
         usage_router(services.usage),
         accounts_router(services.rating, services.identity),
+        invoices_router(services.invoices, services.identity),
     ]
 
 

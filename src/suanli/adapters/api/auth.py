@@ -78,6 +78,8 @@ ROUTES: dict[tuple[str, str], Permission | None] = {
     ("GET", "/audit/verify"): P.AUDIT_READ,
     ("GET", "/usage"): P.USAGE_READ,  # whose: domain.usage.readable_usage
     ("GET", "/accounts"): P.USAGE_READ,  # which accounts: ledger.readable_accounts
+    ("GET", "/invoices/{organization}"): P.USAGE_READ,  # whose: receivable in ledger.readable_accounts
+    ("GET", "/statements/{owner}"): P.USAGE_READ,  # whose: payable in ledger.readable_accounts
 }
 
 

@@ -21,6 +21,7 @@ from suanli.adapters.cli import (
     centers,
     home,
     identity,
+    invoices,
     jobs,
     prices,
     simulate,
@@ -116,6 +117,8 @@ app.command("sweep")(sweep.sweep)
 app.add_typer(audit.app, name="audit")
 app.command("usage")(usage.usage)
 app.command("balance")(balance.balance)
+app.command("invoice")(invoices.invoice)
+app.command("statement")(invoices.statement)
 app.add_typer(prices.app, name="price")
 identity.register(app)
 
