@@ -64,10 +64,24 @@ class SqlInvoiceStore:
     def statement_lines(self, owner: str, period: Period) -> tuple[list[StatementLine], Decimal]:
         """The lines of ``owner``'s statement, and the change of its payable account."""
         account = str(payable(owner))
+        # The platform's fee entries of this owner's charges only, not every fee of the period:
+        # the charges with an entry on its account, and those of usage on its centers (a charge
+        # whose fee took it all, a fen, has no entry on the owner's account).
+        earning = select(_entries.transaction_id).where(_entries.account == account, _in(period))
+        supplied = (
+            select(ledger_transactions.c.id)
+            .join(usage_records, usage_records.c.id == ledger_transactions.c.usage_id)
+            .where(
+                usage_records.c.center_organization == owner,
+                usage_records.c.interval_end >= rows.utc(period.start),
+                usage_records.c.interval_end < rows.utc(period.end),
+            )
+        )
         fee = str(FEE)
+        theirs = and_(_entries.account == fee, _entries.transaction_id.in_(earning.union(supplied)))
         per_transaction = _per_transaction(
             period,
-            _entries.account.in_([account, fee]),
+            or_(_entries.account == account, theirs),
             earned=_sum_if(_entries.account == account),
             fee=_sum_if(_entries.account == fee),
         )

@@ -374,6 +374,7 @@ ledger_transactions = Table(
     Column("booked_at", UtcDateTime(), nullable=False),
     UniqueConstraint("key", name="uq_ledger_transactions_key"),
     Index("ix_ledger_transactions_at", "at"),
+    Index("ix_ledger_transactions_usage_id", "usage_id"),  # a usage record's charge (statements, invoices)
     sqlite_autoincrement=True,
 )
 

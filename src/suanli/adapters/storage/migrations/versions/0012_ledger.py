@@ -33,6 +33,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_ledger_transactions_at", "ledger_transactions", ["at"])
+    op.create_index("ix_ledger_transactions_usage_id", "ledger_transactions", ["usage_id"])
     op.create_table(
         "ledger_entries",
         sa.Column("transaction_id", _ID, sa.ForeignKey("ledger_transactions.id"), primary_key=True),
@@ -52,5 +53,6 @@ def downgrade() -> None:
     op.drop_table("rating_progress")
     op.drop_index("ix_ledger_entries_account_at", table_name="ledger_entries")
     op.drop_table("ledger_entries")
+    op.drop_index("ix_ledger_transactions_usage_id", table_name="ledger_transactions")
     op.drop_index("ix_ledger_transactions_at", table_name="ledger_transactions")
     op.drop_table("ledger_transactions")
