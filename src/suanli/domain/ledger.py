@@ -50,6 +50,12 @@ class Account:
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.owner}"
 
+    @classmethod
+    def parse(cls, name: str) -> Account:
+        """The account ``str(account)`` names: ``receivable:acme``."""
+        kind, _, owner = name.partition(":")
+        return cls(AccountKind(kind), owner)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:

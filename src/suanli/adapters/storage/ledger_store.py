@@ -21,7 +21,7 @@ from suanli.adapters.storage import rows
 from suanli.adapters.storage.store import SqlStore
 from suanli.adapters.storage.tables import ledger_entries, ledger_transactions, rating_progress, usage_records
 from suanli.adapters.storage.usage_rows import record_from_row
-from suanli.domain.ledger import Account, AccountKind, Entry, Transaction
+from suanli.domain.ledger import Account, Entry, Transaction
 from suanli.domain.money import ZERO
 from suanli.domain.usage import UsageRecord
 
@@ -123,8 +123,7 @@ class SqlLedgerStore:
         found: dict[str, tuple[Any, list[Entry]]] = {}
         with self._store._read() as connection:
             for row in connection.execute(statement):
-                kind, _, owner = row.account.partition(":")
-                found.setdefault(row.key, (row, []))[1].append(Entry(Account(AccountKind(kind), owner), row.amount))
+                found.setdefault(row.key, (row, []))[1].append(Entry(Account.parse(row.account), row.amount))
         return [Transaction(r.key, r.at, r.memo, tuple(e), r.reverses) for r, e in found.values()]
 
     def total_booked(self) -> Decimal:

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from suanli.adapters.api.auth import Asker
 from suanli.adapters.api.responses import json_response, problem_docs
-from suanli.adapters.api.routes.usage import _moment, moment
-from suanli.domain.ledger import AccountKind, payable, readable_accounts, receivable
+from suanli.adapters.api.routes.usage import moment, moment_query
+from suanli.domain.ledger import Account, payable, readable_accounts, receivable
 from suanli.domain.money import CURRENCY, ZERO
 from suanli.protocol.usage import AccountListOut, AccountOut
 from suanli.services.identity import IdentityService
@@ -29,7 +29,7 @@ def accounts_router(rating: RatingService, identity: IdentityService) -> APIRout
     )
     def list_accounts(
         asker: Asker,
-        until: Annotated[str | None, _moment("the balances before this time (RFC 3339, with a zone)")] = None,
+        until: Annotated[str | None, moment_query("the balances before this time (RFC 3339, with a zone)")] = None,
     ) -> Response:
         rating.rate_new()  # what ran until a moment ago is in the answer
         accounts = readable_accounts(asker)
@@ -39,13 +39,9 @@ def accounts_router(rating: RatingService, identity: IdentityService) -> APIRout
             accounts = [a for o in organizations for a in (receivable(o), payable(o))]
         names = sorted(set(found) | {str(account) for account in accounts})
         items = [
-            AccountOut(
-                account=name,
-                kind=AccountKind(name.partition(":")[0]),
-                owner=name.partition(":")[2],
-                balance=str(found.get(name, ZERO)),
-            )
+            AccountOut(account=name, kind=account.kind, owner=account.owner, balance=str(found.get(name, ZERO)))
             for name in names
+            for account in (Account.parse(name),)
         ]
         return json_response(AccountListOut(items=items, currency=CURRENCY))
 

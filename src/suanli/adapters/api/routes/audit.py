@@ -40,7 +40,8 @@ def parse_moment(value: str | None, field: str) -> datetime | None:
         return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
-def _moment(description: str) -> object:
+def checked_moment_query(description: str) -> object:
+    """A query parameter holding an RFC 3339 time, its pattern checked by FastAPI."""
     return Query(pattern=MOMENT_PATTERN, description=description, json_schema_extra={"format": "date-time"})
 
 
@@ -61,8 +62,10 @@ def audit_router(audit: AuditService) -> APIRouter:
             str | None,
             Query(max_length=MAX_RESULT, pattern=NO_NUL_PATTERN, description="this result: 403, 201, denied, ..."),
         ] = None,
-        since: Annotated[str | None, _moment("entries at or after this time (RFC 3339, with a zone)")] = None,
-        until: Annotated[str | None, _moment("entries before this time (RFC 3339, with a zone)")] = None,
+        since: Annotated[
+            str | None, checked_moment_query("entries at or after this time (RFC 3339, with a zone)")
+        ] = None,
+        until: Annotated[str | None, checked_moment_query("entries before this time (RFC 3339, with a zone)")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[
             str | None,

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from suanli.adapters.api.auth import Asker
 from suanli.adapters.api.responses import json_response, problem_docs
-from suanli.adapters.api.routes.usage import _moment, moment
+from suanli.adapters.api.routes.usage import moment, moment_query
 from suanli.domain.errors import Forbidden, InvalidSpec, NotFound
 from suanli.domain.identity import Principal
 from suanli.domain.invoices import Period, between, invoice_csv, month_of, parse_month, statement_csv
@@ -65,8 +65,8 @@ def invoices_router(invoices: InvoiceService, identity: IdentityService) -> APIR
         asker: Asker,
         organization: Annotated[str, Path(max_length=63, pattern=NO_NUL_PATTERN)],
         period: Annotated[str | None, _PERIOD] = None,
-        since: Annotated[str | None, _moment("the period's start, included (RFC 3339, with a zone)")] = None,
-        until: Annotated[str | None, _moment("the period's end, excluded (RFC 3339, with a zone)")] = None,
+        since: Annotated[str | None, moment_query("the period's start, included (RFC 3339, with a zone)")] = None,
+        until: Annotated[str | None, moment_query("the period's end, excluded (RFC 3339, with a zone)")] = None,
         format: Annotated[Format, _FORMAT] = "json",
     ) -> Response:
         check(asker, AccountKind.RECEIVABLE, organization, "invoice")
@@ -85,8 +85,8 @@ def invoices_router(invoices: InvoiceService, identity: IdentityService) -> APIR
         asker: Asker,
         owner: Annotated[str, Path(max_length=63, pattern=NO_NUL_PATTERN)],
         period: Annotated[str | None, _PERIOD] = None,
-        since: Annotated[str | None, _moment("the period's start, included (RFC 3339, with a zone)")] = None,
-        until: Annotated[str | None, _moment("the period's end, excluded (RFC 3339, with a zone)")] = None,
+        since: Annotated[str | None, moment_query("the period's start, included (RFC 3339, with a zone)")] = None,
+        until: Annotated[str | None, moment_query("the period's end, excluded (RFC 3339, with a zone)")] = None,
         format: Annotated[Format, _FORMAT] = "json",
     ) -> Response:
         check(asker, AccountKind.PAYABLE, owner, "statement")

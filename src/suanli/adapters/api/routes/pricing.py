@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from suanli.adapters.api.auth import Asker, organization_of
 from suanli.adapters.api.responses import json_body_doc, json_response, problem_docs, require_json
-from suanli.adapters.api.routes.audit import MOMENT_PATTERN, parse_moment
+from suanli.adapters.api.routes.audit import checked_moment_query, parse_moment
 from suanli.adapters.api.routes.centers import CenterName
 from suanli.domain.centers import NAME_PATTERN
 from suanli.domain.errors import InvalidSpec
@@ -53,10 +53,6 @@ async def body_bytes(request: Request) -> bytes:
     return await request.body()
 
 
-def _moment(description: str) -> object:
-    return Query(pattern=MOMENT_PATTERN, description=description, json_schema_extra={"format": "date-time"})
-
-
 def pricing_router(pricing: PricingService) -> APIRouter:
     router = APIRouter(prefix="/centers", tags=["prices"])
 
@@ -91,7 +87,7 @@ def pricing_router(pricing: PricingService) -> APIRouter:
     def list_rates(
         name: CenterName,
         at: Annotated[
-            str | None, _moment("see the rates as of this time (RFC 3339, with a zone); default: now")
+            str | None, checked_moment_query("see the rates as of this time (RFC 3339, with a zone); default: now")
         ] = None,
     ) -> Response:
         listed = pricing.price_list(name, parse_moment(at, "at"))
@@ -109,7 +105,9 @@ def pricing_router(pricing: PricingService) -> APIRouter:
         name: CenterName,
         asker: Asker,
         pool: Annotated[str, Query(min_length=1, max_length=63, pattern=NAME_PATTERN, description="the pool")],
-        effective_from: Annotated[str, _moment("the time the rate was to take effect (RFC 3339, with a zone)")],
+        effective_from: Annotated[
+            str, checked_moment_query("the time the rate was to take effect (RFC 3339, with a zone)")
+        ],
     ) -> Response:
         moment: datetime | None = parse_moment(effective_from, "effective_from")
         assert moment is not None  # the query parameter is required

@@ -21,7 +21,7 @@ from suanli.protocol.usage import UsageGroupOut, UsagePageOut, UsageRecordOut, U
 from suanli.services.usage import UsageFilter, UsageService
 
 
-def _moment(description: str) -> object:
+def moment_query(description: str) -> object:
     # The pattern is checked in moment(), which says what is wrong in words rather than a regex.
     return Query(description=description, json_schema_extra={"format": "date-time", "pattern": MOMENT_PATTERN})
 
@@ -58,9 +58,11 @@ def usage_router(usage: UsageService) -> APIRouter:
         center: Annotated[str | None, _name("only the usage on this center")] = None,
         job: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this job's usage")] = None,
         since: Annotated[
-            str | None, _moment("records whose interval ends at or after this (RFC 3339, with a zone)")
+            str | None, moment_query("records whose interval ends at or after this (RFC 3339, with a zone)")
         ] = None,
-        until: Annotated[str | None, _moment("records whose interval ends before this (RFC 3339, with a zone)")] = None,
+        until: Annotated[
+            str | None, moment_query("records whose interval ends before this (RFC 3339, with a zone)")
+        ] = None,
         group_by: Annotated[
             UsageGrouping | None,
             Query(description="sum the records per day (UTC), center, accelerator, project or job; none: list them"),
